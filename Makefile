@@ -1,0 +1,54 @@
+# Two set-up commands on a fresh machine: `make demo` and `make test` (each installs first).
+SHELL := /bin/bash
+LIVEKIT_VERSION ?= v1.13.5
+LIVEKIT_BIN ?= $(HOME)/.cache/callflow/bin/livekit-server-$(LIVEKIT_VERSION)
+UV ?= $(shell command -v uv || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: install system-packages python-packages livekit-server demo test lint format bench-agent bench-peak dev clean
+
+install: system-packages python-packages livekit-server
+
+# espeak-ng speaks the offline TTS and the phone simulator's lines; sox converts audio.
+system-packages:
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; \
+	  else echo "install espeak-ng and sox (apt-get install espeak-ng sox)"; exit 1; fi; fi
+
+python-packages:
+	@command -v uv >/dev/null || [ -x "$(UV)" ] || python3 -m pip install --quiet uv
+	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+
+# livekit-server is a Go program; built once from the Go module proxy and cached.
+livekit-server: $(LIVEKIT_BIN)
+$(LIVEKIT_BIN):
+	@mkdir -p $(dir $(LIVEKIT_BIN))
+	GOBIN=$(dir $(LIVEKIT_BIN))gobin go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_VERSION)
+	mv $(dir $(LIVEKIT_BIN))gobin/server $(LIVEKIT_BIN)
+
+demo: install
+	CALLFLOW_LIVEKIT_BIN=$(LIVEKIT_BIN) .venv/bin/callflow demo
+
+dev: install
+	CALLFLOW_LIVEKIT_BIN=$(LIVEKIT_BIN) .venv/bin/callflow dev
+
+test: install
+	CALLFLOW_LIVEKIT_BIN=$(LIVEKIT_BIN) .venv/bin/pytest $(PYTEST_ARGS)
+
+lint: python-packages
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+format: python-packages
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench-agent: install
+	CALLFLOW_LIVEKIT_BIN=$(LIVEKIT_BIN) .venv/bin/callflow bench agent --calls 10 --json
+
+bench-peak: install
+	CALLFLOW_LIVEKIT_BIN=$(LIVEKIT_BIN) .venv/bin/callflow bench peak --calls 1000 --json
+
+clean:
+	rm -rf .callflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""The one configuration object of callflow, read from the environment (and `.env`).
+
+Unset provider keys select the local adapters of DESIGN.md section 3; `describe_adapters()`
+says which adapter each port uses so the logs can name them without ever printing a secret.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLFLOW_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- where local state lives (embedded Postgres data, Temporal db, certificates, logs)
+    state_dir: Path = Field(default=Path(".callflow"))
+
+    # --- Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "callflow"
+
+    # --- LiveKit
+    livekit_url: str = Field(default="ws://127.0.0.1:7880", alias="LIVEKIT_URL")
+    livekit_api_key: str = Field(default="devkey", alias="LIVEKIT_API_KEY")
+    livekit_api_secret: SecretStr = Field(
+        default=SecretStr("secret-devkey-for-local-livekit-only"), alias="LIVEKIT_API_SECRET"
+    )
+    agent_name: str = "callflow-agent"
+    phone_token_ttl_s: int = 600
+
+    # --- providers (unset -> offline providers)
+    cartesia_api_key: SecretStr | None = Field(default=None, alias="CARTESIA_API_KEY")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_model: str = "claude-3-5-haiku-latest"
+
+    # --- memory (unset -> Postgres full-text)
+    supermemory_api_key: SecretStr | None = Field(default=None, alias="SUPERMEMORY_API_KEY")
+    supermemory_base_url: str | None = Field(default=None, alias="SUPERMEMORY_BASE_URL")
+
+    # --- records (unset -> embedded Postgres)
+    supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, alias="SUPABASE_SERVICE_ROLE_KEY"
+    )
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # --- APNs (unset key -> local APNs endpoint)
+    apns_key_path: Path | None = Field(default=None, alias="APNS_KEY_PATH")
+    apns_key_id: str | None = Field(default=None, alias="APNS_KEY_ID")
+    apns_team_id: str | None = Field(default=None, alias="APNS_TEAM_ID")
+    apns_topic: str = Field(default="app.callflow.ios.voip", alias="APNS_TOPIC")
+    apns_use_sandbox: bool = Field(default=True, alias="APNS_USE_SANDBOX")
+    local_apns_host: str = "127.0.0.1"
+    local_apns_port: int = 2197
+
+    # --- the app backend's post-call webhook
+    app_backend_webhook_url: str | None = Field(default=None, alias="APP_BACKEND_WEBHOOK_URL")
+    app_backend_webhook_secret: SecretStr = Field(
+        default=SecretStr("local-app-backend-secret"), alias="APP_BACKEND_WEBHOOK_SECRET"
+    )
+
+    # --- webhook + call API service
+    api_host: str = "127.0.0.1"
+    api_port: int = 8090
+
+    # --- call timings (DESIGN.md section 1)
+    join_timeout_s: float = 45.0
+    max_attempts: int = 3
+    retry_backoff_s: list[float] = Field(default_factory=lambda: [120.0, 300.0])
+    max_call_s: float = 900.0
+    room_probe_interval_s: float = 30.0
+    memory_budget_ms: int = 400
+    caller_name: str = "Callflow Coach"
+
+    # --- observability (off by default)
+    telemetry_enabled: bool = False
+
+    @field_validator("max_attempts")
+    @classmethod
+    def _attempts_positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("CALLFLOW_MAX_ATTEMPTS must be at least 1")
+        return v
+
+    def require_production_apns(self) -> None:
+        """Fail fast, naming every missing variable, when APNs is half-configured."""
+        parts = {
+            "APNS_KEY_PATH": self.apns_key_path,
+            "APNS_KEY_ID": self.apns_key_id,
+            "APNS_TEAM_ID": self.apns_team_id,
+        }
+        missing = [name for name, value in parts.items() if not value]
+        if missing and len(missing) < len(parts):
+            raise ConfigurationError(
+                f"APNs is partly configured: set {', '.join(missing)} too "
+                "(or unset all APNS_* variables to use the local APNs endpoint)"
+            )
+
+    def require_supabase(self) -> None:
+        if self.supabase_url and not self.supabase_service_role_key:
+            raise ConfigurationError(
+                "SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not: set the service-role "
+                "key from the Supabase dashboard (Settings > API), or unset SUPABASE_URL to use "
+                "embedded Postgres"
+            )
+
+    def validate_for_runtime(self) -> None:
+        self.require_production_apns()
+        self.require_supabase()
+
+    @property
+    def uses_production_apns(self) -> bool:
+        return bool(self.apns_key_path and self.apns_key_id and self.apns_team_id)
+
+    def describe_adapters(self) -> dict[str, str]:
+        """Which adapter each port uses; safe to log (never contains a secret)."""
+        if self.anthropic_api_key and not self.openai_api_key:
+            llm = f"anthropic ({self.anthropic_model})"
+        elif self.openai_api_key:
+            llm = f"openai ({self.openai_model})"
+        else:
+            llm = "offline scripted LLM (no OPENAI_API_KEY)"
+        return {
+            "records": "supabase" if self.supabase_url else "embedded postgres",
+            "memory": "supermemory"
+            if self.supermemory_api_key
+            else "postgres full-text (no SUPERMEMORY_API_KEY)",
+            "push": "apns" if self.uses_production_apns else "local apns endpoint (no APNS_KEY_*)",
+            "rooms": f"livekit at {self.livekit_url}",
+            "llm": llm,
+            "analysis": "llm structured output"
+            if (self.openai_api_key or self.anthropic_api_key)
+            else "offline analyzer (no OPENAI_API_KEY)",
+            "stt_tts": "cartesia"
+            if self.cartesia_api_key
+            else "offline (scripted STT, espeak-ng TTS)",
+            "app_backend": self.app_backend_webhook_url or "none configured (webhook skipped)",
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

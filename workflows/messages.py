@@ -1,0 +1,180 @@
+"""Inputs, outputs, signals, updates and queries of `CallWorkflow` (DESIGN.md section 1).
+
+One dataclass per message; every field added later needs a default so histories still decode.
+Every message into the workflow carries an `event_id`: the workflow ignores ids it has seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WORKFLOW_ID_PREFIX = "call-"
+ROOM_PREFIX = "callflow-"
+
+# Stages, in the order a completed call passes them (CallStage search attribute values).
+STAGE_SCHEDULED = "scheduled"
+STAGE_LOADING_USER = "loading_user"
+STAGE_FETCHING_MEMORY = "fetching_memory"
+STAGE_CREATING_ROOM = "creating_room"
+STAGE_PUSHING = "pushing"
+STAGE_AWAITING_JOIN = "awaiting_join"
+STAGE_BACKING_OFF = "backing_off"
+STAGE_IN_CALL = "in_call"
+STAGE_ANALYZING = "analyzing"
+STAGE_WRITING_MEMORY = "writing_memory"
+STAGE_SAVING_RECORD = "saving_record"
+STAGE_NOTIFYING = "notifying"
+STAGE_DONE = "done"
+FINAL_STAGES = frozenset({STAGE_DONE})
+
+
+def workflow_id_for(call_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{call_id}"
+
+
+def room_name_for(call_id: str, attempt: int) -> str:
+    return f"{ROOM_PREFIX}{call_id}-a{attempt}"
+
+
+def call_id_from_room(room: str) -> str | None:
+    """The call id a room belongs to, or None for rooms callflow did not create."""
+    if not room.startswith(ROOM_PREFIX):
+        return None
+    rest = room[len(ROOM_PREFIX) :]
+    call_id, sep, attempt = rest.rpartition("-a")
+    if not sep or not call_id or not attempt.isdigit():
+        return None
+    return call_id
+
+
+@dataclass
+class CallTimings:
+    join_timeout_s: float = 45.0
+    max_attempts: int = 3
+    retry_backoff_s: list[float] = field(default_factory=lambda: [120.0, 300.0])
+    max_call_s: float = 900.0
+    room_probe_interval_s: float = 30.0
+    memory_budget_ms: int = 400
+
+
+@dataclass
+class CallInput:
+    call_id: str
+    user_id: str
+    timings: CallTimings = field(default_factory=CallTimings)
+    reason: str = "scheduled"  # scheduled | on_demand
+    scheduled_for: str | None = None  # ISO-8601 UTC; the call rings at this time
+    caller_name: str = "Callflow Coach"
+    agent_name: str = "callflow-agent"
+
+
+@dataclass
+class StageMark:
+    stage: str
+    at: str  # ISO-8601 UTC
+
+
+@dataclass
+class CallResult:
+    call_id: str
+    outcome: str
+    attempts: int
+    stages: list[StageMark]
+    failure_reason: str | None = None
+    memory_degraded: bool = False
+    memory_written: bool = False
+    record_saved: bool = False
+    post_call_webhook_delivered: bool = False
+    pushes_sent: int = 0
+    ended_by: str | None = None  # room_finished | probe | hard_cap | cancel
+    transcript_turns: int = 0
+    tools_called: list[str] = field(default_factory=list)
+    agent_first_audio_ms: float | None = None
+    cost_usd: float | None = None
+
+
+# --- messages in -------------------------------------------------------------------------
+
+
+@dataclass
+class ParticipantEvent:
+    event_id: str
+    room: str
+    identity: str
+    kind: str = "standard"  # livekit participant kind: "standard" (phone) | "agent"
+    at: float = 0.0  # unix seconds (LiveKit createdAt)
+
+
+@dataclass
+class RoomFinished:
+    event_id: str
+    room: str
+    at: float = 0.0
+
+
+@dataclass
+class AgentReady:
+    event_id: str
+    room: str
+    first_audio_ms: float
+
+
+@dataclass
+class TranscriptTurnSignal:
+    event_id: str
+    role: str
+    text: str
+    started_at: float
+    ended_at: float
+
+
+@dataclass
+class TurnLatency:
+    end_of_utterance_ms: float = 0.0
+    llm_ttft_ms: float = 0.0
+    tts_ttfb_ms: float = 0.0
+
+
+@dataclass
+class AgentReport:
+    event_id: str
+    stt_seconds: float = 0.0
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
+    tts_characters: int = 0
+    turn_latencies: list[TurnLatency] = field(default_factory=list)
+    tools_called: list[str] = field(default_factory=list)
+    providers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Declined:
+    event_id: str
+    reason: str = "declined on CallKit"
+
+
+@dataclass
+class CancelRequest:
+    reason: str
+    requested_by: str = "operator"
+
+
+@dataclass
+class CancelAccepted:
+    call_id: str
+    stage: str
+
+
+@dataclass
+class CallStatus:
+    call_id: str
+    user_id: str
+    stage: str
+    attempt: int
+    outcome: str | None
+    stages: list[StageMark]
+    room: str | None
+    phone_joined: bool
+    memory_degraded: bool
+    transcript_turns: int
+    failure_reason: str | None = None
