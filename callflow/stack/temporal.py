@@ -66,7 +66,9 @@ async def wait_for_port(host: str, port: int, timeout_s: float, what: str) -> No
             return
         except OSError:
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{what} did not listen on {host}:{port} in {timeout_s}s")
+                raise TimeoutError(
+                    f"{what} did not listen on {host}:{port} in {timeout_s}s"
+                ) from None
             await asyncio.sleep(0.05)
 
 
