@@ -19,7 +19,13 @@ class ConfigurationError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="CALLFLOW_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="CALLFLOW_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        # `KEY=` (as in .env.example) means "unset", not "empty string": an empty
+        # APNS_KEY_PATH would otherwise become Path(".") and look configured.
+        env_ignore_empty=True,
     )
 
     # --- where local state lives (embedded Postgres data, Temporal db, certificates, logs)
@@ -89,6 +95,17 @@ class Settings(BaseSettings):
 
     # --- observability (off by default)
     telemetry_enabled: bool = False
+    prometheus_bind: str = "127.0.0.1:9464"  # host:port of the SDK runtime's /metrics
+    otlp_endpoint: str | None = None  # OTLP/gRPC collector; unset -> spans stay in process
+
+    # --- payload encryption in workflow histories (off by default)
+    codec_enabled: bool = False
+    # "k1:<base64 of 32 bytes>,k2:<base64>"; old ids stay so old histories stay readable
+    codec_keys: SecretStr | None = None
+    codec_active_key_id: str | None = None
+    codec_server_token: SecretStr | None = None
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = 8081
 
     @field_validator("max_attempts")
     @classmethod
