@@ -15,8 +15,8 @@ ROOM_PREFIX = "callflow-"
 STAGE_SCHEDULED = "scheduled"
 STAGE_LOADING_USER = "loading_user"
 STAGE_FETCHING_MEMORY = "fetching_memory"
-STAGE_CREATING_ROOM = "creating_room"
-STAGE_PUSHING = "pushing"
+STAGE_WAITING_DUE = "waiting_due"  # prepared, sleeping until the due time
+STAGE_RINGING = "ringing"  # room + agent dispatch + token + VoIP push, one idempotent step
 STAGE_AWAITING_JOIN = "awaiting_join"
 STAGE_BACKING_OFF = "backing_off"
 STAGE_IN_CALL = "in_call"
@@ -58,6 +58,17 @@ class CallTimings:
 
 
 @dataclass
+class PriceTable:
+    """Provider prices (USD) used to turn an agent's usage into a cost per call."""
+
+    stt_per_minute: float = 0.0
+    llm_per_1k_prompt_tokens: float = 0.0
+    llm_per_1k_completion_tokens: float = 0.0
+    tts_per_1k_characters: float = 0.0
+    livekit_per_minute: float = 0.0
+
+
+@dataclass
 class CallInput:
     call_id: str
     user_id: str
@@ -66,6 +77,12 @@ class CallInput:
     scheduled_for: str | None = None  # ISO-8601 UTC; the call rings at this time
     caller_name: str = "Callflow Coach"
     agent_name: str = "callflow-agent"
+    # Scheduled calls fire ahead of the due time to prepare, then sleep until it (the morning
+    # peak then only rings). Due time = the schedule's TemporalScheduledStartTime + ring_lead_s.
+    ring_lead_s: float = 0.0
+    phone_token_ttl_s: int = 600
+    prices: PriceTable = field(default_factory=lambda: PriceTable())
+    conversation_script: str | None = None  # offline script name the agent and phone share
 
 
 @dataclass

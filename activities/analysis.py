@@ -1,0 +1,49 @@
+"""Post-call analysis and the app backend's post-call webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from activities.errors import WEBHOOK_REJECTED, non_retryable
+from callflow.models import Commitment
+from callflow.ports import AppBackendNotifier, CallAnalysis, CallAnalyzer, PostCallEvent
+
+
+@dataclass
+class AnalyzeInput:
+    call_id: str
+    transcript: list[dict[str, str]] = field(default_factory=list)
+    due_commitments: list[Commitment] = field(default_factory=list)
+
+
+@dataclass
+class NotifyOutput:
+    delivered: bool
+
+
+class AnalysisActivities:
+    def __init__(self, analyzer: CallAnalyzer) -> None:
+        self._analyzer = analyzer
+
+    @activity.defn
+    async def analyze_call(self, input: AnalyzeInput) -> CallAnalysis:
+        # AnalysisInvalid stays retryable: a model that broke the schema once often won't again.
+        return await self._analyzer.analyze(input.transcript, input.due_commitments)
+
+
+class NotifyActivities:
+    def __init__(self, notifier: AppBackendNotifier | None) -> None:
+        self._notifier = notifier
+
+    @activity.defn
+    async def notify_app_backend(self, input: PostCallEvent) -> NotifyOutput:
+        if self._notifier is None:
+            return NotifyOutput(delivered=False)
+        from callflow.notify.errors import WebhookRejected
+
+        try:
+            return NotifyOutput(delivered=await self._notifier.post_call(input))
+        except WebhookRejected as e:
+            raise non_retryable(WEBHOOK_REJECTED, f"app backend refused the webhook: {e}") from e

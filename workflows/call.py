@@ -1,0 +1,653 @@
+"""`CallWorkflow`: one accountability call as one durable workflow (DESIGN.md section 1).
+
+Signal handlers only record what arrived (deduplicated by `event_id`); `run()` waits on
+conditions over that state, so the order in which messages arrive never matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.analysis import AnalysisActivities, AnalyzeInput, NotifyActivities
+    from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE
+    from activities.memory import FetchMemoryInput, MemoryActivities, WriteMemoryInput
+    from activities.records import (
+        CallContext,
+        LoadContextInput,
+        RecordsActivities,
+        SaveRecordInput,
+    )
+    from activities.ring import RingActivities, RingInput
+    from activities.rooms import RoomActivities, RoomRef
+    from callflow.models import CallRecord, MemoryItem, Outcome, TranscriptTurn, Usage
+    from callflow.ports import CallAnalysis, PostCallEvent
+    from workflows.messages import (
+        STAGE_ANALYZING,
+        STAGE_AWAITING_JOIN,
+        STAGE_BACKING_OFF,
+        STAGE_DONE,
+        STAGE_FETCHING_MEMORY,
+        STAGE_IN_CALL,
+        STAGE_LOADING_USER,
+        STAGE_NOTIFYING,
+        STAGE_RINGING,
+        STAGE_SAVING_RECORD,
+        STAGE_SCHEDULED,
+        STAGE_WAITING_DUE,
+        STAGE_WRITING_MEMORY,
+        WORKFLOW_ID_PREFIX,
+        AgentReady,
+        AgentReport,
+        CallInput,
+        CallResult,
+        CallStatus,
+        CancelAccepted,
+        CancelRequest,
+        Declined,
+        ParticipantEvent,
+        PriceTable,
+        RoomFinished,
+        StageMark,
+        TranscriptTurnSignal,
+        room_name_for,
+    )
+
+CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
+CALL_USER_ID = SearchAttributeKey.for_keyword("CallUserId")
+CALL_ATTEMPT = SearchAttributeKey.for_int("CallAttempt")
+CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+# Quick steps on the ring path: short timeouts, a few fast retries.
+QUICK_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE,
+)
+# After the call: keep trying for long, so no record, memory or webhook is lost to an outage.
+DURABLE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=NON_RETRYABLE,
+)
+# The post-call phase survives an outage of up to this long before giving up on a step.
+DURABLE_WINDOW = timedelta(hours=1)
+# How long to wait after the room closed for the agent's final report.
+AGENT_REPORT_GRACE = timedelta(seconds=10)
+CANCELLABLE_STAGES = frozenset(
+    {
+        STAGE_SCHEDULED,
+        STAGE_LOADING_USER,
+        STAGE_FETCHING_MEMORY,
+        STAGE_WAITING_DUE,
+        STAGE_RINGING,
+        STAGE_AWAITING_JOIN,
+        STAGE_BACKING_OFF,
+        STAGE_IN_CALL,
+    }
+)
+MAX_CANCEL_REASON = 500
+
+
+class _CallEnded(Exception):
+    """Raised inside run() to stop the pre-call phase with an outcome."""
+
+    def __init__(self, outcome: Outcome, reason: str | None = None) -> None:
+        super().__init__(reason or outcome.value)
+        self.outcome = outcome
+        self.reason = reason
+
+
+@workflow.defn(name="CallWorkflow")
+class CallWorkflow:
+    @workflow.init
+    def __init__(self, input: CallInput) -> None:
+        info = workflow.info()
+        self._call_id = input.call_id or info.workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+        self._input = input
+        self._stage = STAGE_SCHEDULED
+        self._stages: list[StageMark] = [StageMark(STAGE_SCHEDULED, workflow.now().isoformat())]
+        self._attempt = 0
+        self._room: str | None = None
+        self._seen: set[str] = set()
+        self._joined_rooms: set[str] = set()
+        self._left_rooms: set[str] = set()
+        self._finished_rooms: set[str] = set()
+        self._declined: Declined | None = None
+        self._cancel: CancelRequest | None = None
+        self._agent_ready: AgentReady | None = None
+        self._agent_report: AgentReport | None = None
+        self._turns: list[TranscriptTurnSignal] = []
+        self._outcome: Outcome | None = None
+        self._failure_reason: str | None = None
+        self._memory_degraded = False
+        self._pushes_sent = 0
+
+    # --- messages in: record only ---------------------------------------------------------
+
+    def _first_time(self, event_id: str) -> bool:
+        if event_id in self._seen:
+            return False
+        self._seen.add(event_id)
+        return True
+
+    @workflow.signal
+    def participant_joined(self, event: ParticipantEvent) -> None:
+        if self._first_time(event.event_id) and self._is_phone(event):
+            self._joined_rooms.add(event.room)
+
+    @workflow.signal
+    def participant_left(self, event: ParticipantEvent) -> None:
+        if self._first_time(event.event_id) and self._is_phone(event):
+            self._left_rooms.add(event.room)
+
+    @workflow.signal
+    def room_finished(self, event: RoomFinished) -> None:
+        if self._first_time(event.event_id):
+            self._finished_rooms.add(event.room)
+
+    @workflow.signal
+    def agent_ready(self, event: AgentReady) -> None:
+        if self._first_time(event.event_id) and self._agent_ready is None:
+            self._agent_ready = event
+
+    @workflow.signal
+    def transcript_turn(self, event: TranscriptTurnSignal) -> None:
+        if self._first_time(event.event_id):
+            self._turns.append(event)
+
+    @workflow.signal
+    def agent_report(self, event: AgentReport) -> None:
+        if self._first_time(event.event_id):
+            self._agent_report = event
+
+    @workflow.signal
+    def declined(self, event: Declined) -> None:
+        if self._first_time(event.event_id) and self._declined is None:
+            self._declined = event
+
+    @workflow.update
+    def cancel(self, request: CancelRequest) -> CancelAccepted:
+        if self._cancel is None:
+            self._cancel = request
+        return CancelAccepted(call_id=self._call_id, stage=self._stage)
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        reason = (request.reason or "").strip()
+        if not reason:
+            raise ValueError("reason: give the reason for cancelling (a non-empty string)")
+        if len(reason) > MAX_CANCEL_REASON:
+            raise ValueError(f"reason: keep it under {MAX_CANCEL_REASON} characters")
+        if self._stage not in CANCELLABLE_STAGES or self._outcome is not None:
+            raise ValueError(
+                f"call {self._call_id} can no longer be cancelled: it is at stage "
+                f"{self._stage!r} with outcome {self._outcome and self._outcome.value!r}"
+            )
+
+    @workflow.query
+    def status(self) -> CallStatus:
+        return CallStatus(
+            call_id=self._call_id,
+            user_id=self._input.user_id,
+            stage=self._stage,
+            attempt=self._attempt,
+            outcome=self._outcome.value if self._outcome else None,
+            stages=list(self._stages),
+            room=self._room,
+            phone_joined=self._room in self._joined_rooms if self._room else False,
+            memory_degraded=self._memory_degraded,
+            transcript_turns=len(self._turns),
+            failure_reason=self._failure_reason,
+        )
+
+    def _is_phone(self, event: ParticipantEvent) -> bool:
+        return event.identity == self._input.user_id and event.kind != "agent"
+
+    # --- the call -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: CallInput) -> CallResult:
+        self._set_search_attributes(user=True)
+        ended_by: str | None = None
+        context: CallContext | None = None
+        memory: list[MemoryItem] = []
+        try:
+            context = await self._load_context()
+            memory = await self._fetch_memory(context)
+            await self._wait_until_due()
+            await self._ring_until_joined(context, memory)
+            ended_by = await self._await_room_finished()
+            self._outcome = Outcome.COMPLETED
+        except _CallEnded as ended:
+            self._outcome, self._failure_reason = ended.outcome, ended.reason
+            if self._room and ended.outcome in (Outcome.CANCELLED, Outcome.DECLINED):
+                await self._close_room(self._room)
+        return await self._finish(context, ended_by, self._pushes_sent)
+
+    async def _load_context(self) -> CallContext:
+        self._enter(STAGE_LOADING_USER)
+        try:
+            return await workflow.execute_activity_method(
+                RecordsActivities.load_call_context,
+                LoadContextInput(self._input.user_id, workflow.now().date().isoformat()),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as e:
+            raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+
+    async def _fetch_memory(self, context: CallContext) -> list[MemoryItem]:
+        self._enter(STAGE_FETCHING_MEMORY)
+        self._check_interrupts()
+        budget = timedelta(milliseconds=self._input.timings.memory_budget_ms)
+        query = " ".join(c.text for c in context.due_commitments) or "recent goals and progress"
+        try:
+            fetched = await workflow.execute_activity_method(
+                MemoryActivities.fetch_memory,
+                FetchMemoryInput(self._input.user_id, query),
+                # The budget is for the whole fetch: one try, no retry; the call goes on without.
+                schedule_to_close_timeout=budget,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+            return fetched.items
+        except ActivityError as e:
+            workflow.logger.warning("memory fetch failed, calling without memory: %s", e)
+            self._memory_degraded = True
+            return []
+
+    async def _wait_until_due(self) -> None:
+        due = self._due_time()
+        if due is None:
+            return
+        delay = (due - workflow.now()).total_seconds()
+        if delay <= 0:
+            return
+        self._enter(STAGE_WAITING_DUE)
+        await self._wait(delay, lambda: False)
+        self._check_interrupts()
+
+    def _due_time(self) -> datetime | None:
+        if self._input.scheduled_for:
+            return datetime.fromisoformat(self._input.scheduled_for)
+        scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+        if scheduled is not None:
+            return scheduled + timedelta(seconds=self._input.ring_lead_s)
+        return None
+
+    async def _ring_until_joined(self, context: CallContext, memory: list[MemoryItem]) -> None:
+        timings = self._input.timings
+        user = context.user
+        if not user.voip_token:
+            raise _CallEnded(Outcome.UNREACHABLE, "the user has no VoIP push token registered")
+        metadata = self._agent_metadata(context, memory)
+        for attempt in range(1, timings.max_attempts + 1):
+            self._check_interrupts()
+            self._attempt = attempt
+            self._room = room = room_name_for(self._call_id, attempt)
+            self._enter(STAGE_RINGING)
+            try:
+                ring = await workflow.execute_activity_method(
+                    RingActivities.ring,
+                    RingInput(
+                        call_id=self._call_id,
+                        attempt=attempt,
+                        room=room,
+                        user_id=user.user_id,
+                        display_name=user.display_name,
+                        device_token=user.voip_token,
+                        caller_name=self._input.caller_name,
+                        agent_name=self._input.agent_name,
+                        agent_metadata=metadata,
+                        token_ttl_s=self._input.phone_token_ttl_s,
+                        empty_timeout_s=int(timings.join_timeout_s) + 60,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=QUICK_RETRY,
+                )
+            except ActivityError as e:
+                if _error_type(e) == DEVICE_UNREACHABLE:
+                    raise _CallEnded(Outcome.UNREACHABLE, _reason(e)) from e
+                raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+            if ring.push_sent:
+                self._pushes_sent += 1
+            self._enter(STAGE_AWAITING_JOIN)
+            await self._wait(
+                timings.join_timeout_s,
+                lambda: room in self._joined_rooms
+                or room in self._finished_rooms
+                or self._interrupted(),
+            )
+            self._check_interrupts()
+            if room in self._joined_rooms:
+                return
+            # Not answered: close the room so the agent leaves, then back off and ring again.
+            await self._close_room(room)
+            if attempt < timings.max_attempts:
+                self._enter(STAGE_BACKING_OFF)
+                backoff = _backoff(timings.retry_backoff_s, attempt)
+                await self._wait(backoff, self._interrupted)
+        raise _CallEnded(
+            Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)"
+        )
+
+    async def _await_room_finished(self) -> str:
+        """Wait for LiveKit's room_finished; probe the room meanwhile; close it at the cap."""
+        assert self._room is not None
+        room = self._room
+        timings = self._input.timings
+        self._enter(STAGE_IN_CALL)
+        started = workflow.now()
+        while True:
+            elapsed = (workflow.now() - started).total_seconds()
+            remaining = timings.max_call_s - elapsed
+            if remaining <= 0:
+                await self._close_room(room)
+                return "hard_cap"
+            finished = await self._wait(
+                min(timings.room_probe_interval_s, remaining),
+                lambda: room in self._finished_rooms or self._cancel is not None,
+            )
+            if self._cancel is not None:
+                self._check_interrupts()
+            if finished:
+                await self._await_agent_report()
+                return "room_finished"
+            probe = await workflow.execute_activity_method(
+                RoomActivities.probe_room,
+                RoomRef(room),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=QUICK_RETRY,
+            )
+            if not probe.exists:
+                await self._await_agent_report()
+                return "probe"
+            if room in self._left_rooms and self._input.user_id not in probe.participant_identities:
+                # The phone hung up but the room lingers (agent still in it): end it ourselves.
+                await self._close_room(room)
+                await self._await_agent_report()
+                return "phone_left"
+
+    async def _await_agent_report(self) -> None:
+        if self._agent_ready is not None and self._agent_report is None:
+            await self._wait(
+                AGENT_REPORT_GRACE.total_seconds(), lambda: self._agent_report is not None
+            )
+
+    async def _finish(
+        self, context: CallContext | None, ended_by: str | None, pushes: int
+    ) -> CallResult:
+        assert self._outcome is not None
+        self._set_search_attributes(outcome=True)
+        analysis: CallAnalysis | None = None
+        memory_written = False
+        if self._outcome == Outcome.COMPLETED and context is not None:
+            analysis = await self._analyze(context)
+            if analysis is not None:
+                memory_written = await self._write_memory(analysis)
+        record = self._record(analysis)
+        record_saved = await self._save_record(record, analysis, context)
+        delivered = await self._notify(analysis)
+        self._enter(STAGE_DONE)
+        return CallResult(
+            call_id=self._call_id,
+            outcome=self._outcome.value,
+            attempts=self._attempt,
+            stages=list(self._stages),
+            failure_reason=self._failure_reason,
+            memory_degraded=self._memory_degraded,
+            memory_written=memory_written,
+            record_saved=record_saved,
+            post_call_webhook_delivered=delivered,
+            pushes_sent=pushes,
+            ended_by=ended_by if self._outcome == Outcome.COMPLETED else None,
+            transcript_turns=len(self._turns),
+            tools_called=record.tools_called,
+            agent_first_audio_ms=self._agent_ready.first_audio_ms if self._agent_ready else None,
+            cost_usd=record.cost_usd,
+        )
+
+    async def _analyze(self, context: CallContext) -> CallAnalysis | None:
+        self._enter(STAGE_ANALYZING)
+        try:
+            return await workflow.execute_activity_method(
+                AnalysisActivities.analyze_call,
+                AnalyzeInput(
+                    call_id=self._call_id,
+                    transcript=[{"role": t.role, "text": t.text} for t in self._ordered_turns()],
+                    due_commitments=context.due_commitments,
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(
+                    maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE
+                ),
+            )
+        except ActivityError as e:
+            # The call itself happened; a failed analysis is recorded, not a failed call.
+            self._failure_reason = f"analysis failed: {_reason(e)}"
+            return None
+
+    async def _write_memory(self, analysis: CallAnalysis) -> bool:
+        self._enter(STAGE_WRITING_MEMORY)
+        content = analysis.summary
+        if analysis.topics_next_time:
+            content += "\nTopics for next time: " + "; ".join(analysis.topics_next_time)
+        try:
+            out = await workflow.execute_activity_method(
+                MemoryActivities.write_memory,
+                WriteMemoryInput(
+                    user_id=self._input.user_id,
+                    call_id=self._call_id,
+                    content=content,
+                    metadata={"call_id": self._call_id, "mood": analysis.mood},
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=DURABLE_WINDOW,
+                retry_policy=DURABLE_RETRY,
+            )
+            return out.written
+        except ActivityError as e:
+            workflow.logger.error("memory write failed for good: %s", e)
+            return False
+
+    async def _save_record(
+        self, record: CallRecord, analysis: CallAnalysis | None, context: CallContext | None
+    ) -> bool:
+        self._enter(STAGE_SAVING_RECORD)
+        record.stages = [{"stage": s.stage, "at": s.at} for s in self._stages]
+        try:
+            await workflow.execute_activity_method(
+                RecordsActivities.save_call_record,
+                SaveRecordInput(
+                    record=record,
+                    analysis=analysis,
+                    due_commitments=context.due_commitments if context else [],
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=DURABLE_WINDOW,
+                retry_policy=DURABLE_RETRY,
+            )
+            return True
+        except ActivityError as e:
+            workflow.logger.error("call record could not be saved: %s", e)
+            return False
+
+    async def _notify(self, analysis: CallAnalysis | None) -> bool:
+        self._enter(STAGE_NOTIFYING)
+        assert self._outcome is not None
+        try:
+            out = await workflow.execute_activity_method(
+                NotifyActivities.notify_app_backend,
+                PostCallEvent(
+                    call_id=self._call_id,
+                    user_id=self._input.user_id,
+                    outcome=self._outcome.value,
+                    attempts=self._attempt,
+                    summary=analysis.summary if analysis else None,
+                    ended_at=workflow.now().isoformat(),
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=DURABLE_WINDOW,
+                retry_policy=DURABLE_RETRY,
+            )
+            return out.delivered
+        except ActivityError as e:
+            workflow.logger.error("post-call webhook not delivered: %s", e)
+            return False
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _record(self, analysis: CallAnalysis | None) -> CallRecord:
+        assert self._outcome is not None
+        report = self._agent_report
+        usage = (
+            Usage(
+                stt_seconds=report.stt_seconds,
+                llm_prompt_tokens=report.llm_prompt_tokens,
+                llm_completion_tokens=report.llm_completion_tokens,
+                tts_characters=report.tts_characters,
+            )
+            if report
+            else None
+        )
+        latency: dict[str, float] = {}
+        if self._agent_ready is not None:
+            latency["first_audio_ms"] = self._agent_ready.first_audio_ms
+        if report and report.turn_latencies:
+            n = len(report.turn_latencies)
+            latency["end_of_utterance_ms_avg"] = (
+                sum(t.end_of_utterance_ms for t in report.turn_latencies) / n
+            )
+            latency["llm_ttft_ms_avg"] = sum(t.llm_ttft_ms for t in report.turn_latencies) / n
+            latency["tts_ttfb_ms_avg"] = sum(t.tts_ttfb_ms for t in report.turn_latencies) / n
+        return CallRecord(
+            call_id=self._call_id,
+            user_id=self._input.user_id,
+            outcome=self._outcome.value,
+            attempts=self._attempt,
+            started_at=self._stages[0].at,
+            ended_at=workflow.now().isoformat(),
+            failure_reason=self._failure_reason,
+            memory_degraded=self._memory_degraded,
+            summary=analysis.summary if analysis else None,
+            mood=analysis.mood if analysis else None,
+            transcript=[
+                TranscriptTurn(t.role, t.text, t.started_at, t.ended_at)
+                for t in self._ordered_turns()
+            ],
+            usage=usage,
+            cost_usd=_cost(usage, self._call_minutes(), self._input.prices) if usage else None,
+            latency=latency,
+            tools_called=list(report.tools_called) if report else [],
+            analysis_provider=analysis.provider if analysis else None,
+        )
+
+    def _call_minutes(self) -> float:
+        joined = next((s for s in self._stages if s.stage == STAGE_IN_CALL), None)
+        if joined is None:
+            return 0.0
+        return max(0.0, (workflow.now() - datetime.fromisoformat(joined.at)).total_seconds() / 60)
+
+    def _ordered_turns(self) -> list[TranscriptTurnSignal]:
+        return sorted(self._turns, key=lambda t: (t.started_at, t.ended_at))
+
+    def _agent_metadata(self, context: CallContext, memory: list[MemoryItem]) -> str:
+        user = context.user
+        return json.dumps(
+            {
+                "call_id": self._call_id,
+                "workflow_id": workflow.info().workflow_id,
+                "user": {
+                    "user_id": user.user_id,
+                    "display_name": user.display_name,
+                    "timezone": user.timezone,
+                },
+                "memory": [m.content for m in memory],
+                "memory_degraded": self._memory_degraded,
+                "due_commitments": [
+                    {"commitment_id": c.commitment_id, "text": c.text, "due_date": c.due_date}
+                    for c in context.due_commitments
+                ],
+                "script": self._input.conversation_script,
+            }
+        )
+
+    def _interrupted(self) -> bool:
+        return self._cancel is not None or self._declined is not None
+
+    def _check_interrupts(self) -> None:
+        if self._cancel is not None:
+            raise _CallEnded(Outcome.CANCELLED, f"cancelled: {self._cancel.reason.strip()}")
+        if self._declined is not None:
+            raise _CallEnded(Outcome.DECLINED, self._declined.reason)
+
+    async def _wait(self, seconds: float, condition: Callable[[], bool]) -> bool:
+        """Wait until `condition` holds (True) or `seconds` pass (False)."""
+        try:
+            await workflow.wait_condition(condition, timeout=timedelta(seconds=seconds))
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def _close_room(self, room: str) -> None:
+        await workflow.execute_activity_method(
+            RoomActivities.close_room,
+            RoomRef(room),
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=timedelta(minutes=5),
+            retry_policy=DURABLE_RETRY,
+        )
+
+    def _enter(self, stage: str) -> None:
+        self._stage = stage
+        self._stages.append(StageMark(stage, workflow.now().isoformat()))
+        self._set_search_attributes()
+
+    def _set_search_attributes(self, *, user: bool = False, outcome: bool = False) -> None:
+        pairs: list[SearchAttributePair] = [
+            CALL_STAGE.value_set(self._stage),
+            CALL_ATTEMPT.value_set(self._attempt),
+        ]
+        if user:
+            pairs.append(CALL_USER_ID.value_set(self._input.user_id))
+        if outcome and self._outcome is not None:
+            pairs.append(CALL_OUTCOME.value_set(self._outcome.value))
+        workflow.upsert_search_attributes(pairs)
+
+
+def _backoff(schedule: list[float], attempt: int) -> float:
+    if not schedule:
+        return 0.0
+    return schedule[min(attempt - 1, len(schedule) - 1)]
+
+
+def _cost(usage: Usage, minutes: float, prices: PriceTable) -> float:
+    cost = (
+        usage.stt_seconds / 60 * prices.stt_per_minute
+        + usage.llm_prompt_tokens / 1000 * prices.llm_per_1k_prompt_tokens
+        + usage.llm_completion_tokens / 1000 * prices.llm_per_1k_completion_tokens
+        + usage.tts_characters / 1000 * prices.tts_per_1k_characters
+        + minutes * prices.livekit_per_minute
+    )
+    return round(cost, 6)
+
+
+def _error_type(error: ActivityError) -> str | None:
+    cause = error.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _reason(error: ActivityError) -> str:
+    cause = error.cause
+    return str(cause.message if isinstance(cause, ApplicationError) else cause or error)
