@@ -1,0 +1,1 @@
+"""The iOS app stand-ins: the local APNs endpoint and the phone simulator."""

@@ -1,0 +1,227 @@
+"""A single-node livekit-server on loopback (DESIGN.md section 6).
+
+The server is a Go binary built once from the Go module proxy and cached (FACTS.md); every
+instance gets its own free signal, RTC-TCP and UDP ports so several can run side by side (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from callflow.stack.temporal import free_port
+
+LIVEKIT_VERSION = "v1.13.5"
+LIVEKIT_MODULE = "github.com/livekit/livekit-server/cmd/server"
+CACHE_BIN = Path.home() / ".cache" / "callflow" / "bin" / f"livekit-server-{LIVEKIT_VERSION}"
+# Recent servers refuse secrets shorter than this (they are HMAC keys for every JWT).
+MIN_SECRET_LEN = 32
+
+
+class LiveKitStackError(Exception):
+    """The local livekit-server could not be found, built, configured or started."""
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_livekit_binary(*, build: bool = True) -> Path:
+    """$CALLFLOW_LIVEKIT_BIN, else the cached build, else build it with `go install` (~1 min)."""
+    configured = os.environ.get("CALLFLOW_LIVEKIT_BIN")
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise LiveKitStackError(
+                f"CALLFLOW_LIVEKIT_BIN={configured} does not exist: point it at a livekit-server "
+                f"binary or unset it to use/build {CACHE_BIN}"
+            )
+        return path
+    if CACHE_BIN.is_file():
+        return CACHE_BIN
+    if not build:
+        raise LiveKitStackError(
+            f"livekit-server not found at {CACHE_BIN}: run `make livekit-server`"
+        )
+    return _build_livekit(CACHE_BIN)
+
+
+def _build_livekit(target: Path) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        raise LiveKitStackError(
+            "livekit-server is not built and `go` is not on PATH: install Go (1.23+) and run "
+            "`make livekit-server`, or set CALLFLOW_LIVEKIT_BIN to an existing binary"
+        )
+    gobin = target.parent / "gobin"
+    gobin.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [go, "install", f"{LIVEKIT_MODULE}@{LIVEKIT_VERSION}"],
+        env={**os.environ, "GOBIN": str(gobin)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise LiveKitStackError(f"`go install {LIVEKIT_MODULE}` failed:\n{result.stderr[-2000:]}")
+    (gobin / "server").replace(target)
+    return target
+
+
+def render_config(
+    *,
+    port: int,
+    rtc_tcp_port: int,
+    udp_port: int,
+    api_key: str,
+    api_secret: str,
+    webhook_urls: list[str],
+) -> str:
+    """The server's YAML config. JSON is valid YAML, and json.dumps quotes every value safely."""
+    config: dict[str, object] = {
+        "port": port,
+        "bind_addresses": ["127.0.0.1"],
+        "rtc": {
+            "tcp_port": rtc_tcp_port,
+            "udp_port": udp_port,
+            "node_ip": "127.0.0.1",
+            "use_external_ip": False,
+            # Clients on this machine reach the server through loopback only.
+            "enable_loopback_candidate": True,
+        },
+        "keys": {api_key: api_secret},
+        "logging": {"level": "info", "json": False},
+    }
+    if webhook_urls:
+        config["webhook"] = {"api_key": api_key, "urls": list(webhook_urls)}
+    return json.dumps(config, indent=2)
+
+
+@dataclass
+class LocalLiveKit:
+    url: str  # ws://127.0.0.1:port, what clients and the agent connect to
+    http_url: str  # http://127.0.0.1:port, the server API (Twirp)
+    api_key: str
+    api_secret: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    config_path: Path
+    started_in_s: float = 0.0
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+async def _wait_until_answering(
+    http_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while True:
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise LiveKitStackError(
+                    f"livekit-server exited with code {process.returncode}; log tail:\n{tail}"
+                )
+            try:
+                response = await client.get(http_url)
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise LiveKitStackError(
+                    f"livekit-server did not answer on {http_url} in {timeout_s}s"
+                )
+            await asyncio.sleep(0.05)
+
+
+async def start_livekit(
+    state_dir: Path,
+    *,
+    api_key: str,
+    api_secret: str,
+    webhook_urls: list[str],
+    port: int = 0,
+    timeout_s: float = 30.0,
+) -> LocalLiveKit:
+    """Start livekit-server on 127.0.0.1 and return once its HTTP endpoint answers.
+
+    `port=0` picks a free signal port. The caller must `stop()` the server.
+    """
+    if not api_key:
+        raise LiveKitStackError("api_key is empty: set LIVEKIT_API_KEY (e.g. devkey)")
+    if len(api_secret) < MIN_SECRET_LEN:
+        raise LiveKitStackError(
+            f"api_secret is {len(api_secret)} characters; livekit-server requires at least "
+            f"{MIN_SECRET_LEN}: set LIVEKIT_API_SECRET to a longer random string"
+        )
+    binary = find_livekit_binary()
+    port = port or free_port()
+    ports = {"signal": port, "rtc_tcp": free_port(), "udp": free_udp_port()}
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config_path = state_dir / f"livekit-{port}.yaml"
+    config_path.write_text(
+        render_config(
+            port=port,
+            rtc_tcp_port=ports["rtc_tcp"],
+            udp_port=ports["udp"],
+            api_key=api_key,
+            api_secret=api_secret,
+            webhook_urls=webhook_urls,
+        )
+    )
+    config_path.chmod(0o600)  # it holds the API secret
+    log_path = state_dir / f"livekit-{port}.log"
+    began = time.monotonic()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(binary), "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    http_url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_answering(http_url, process, log_path, timeout_s)
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        raise
+    return LocalLiveKit(
+        url=f"ws://127.0.0.1:{port}",
+        http_url=http_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        process=process,
+        log_path=log_path,
+        config_path=config_path,
+        started_in_s=time.monotonic() - began,
+        ports=ports,
+    )
