@@ -1,0 +1,194 @@
+"""Rows <-> domain dataclasses, shared by the Postgres and Supabase adapters.
+
+Values are checked here, before any store sees them, so a bad record fails with an error naming
+the field and the fix instead of a database error code. Reading accepts both what asyncpg returns
+(date, datetime, Decimal) and what PostgREST returns (ISO strings, JSON numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from callflow.models import (
+    CallRecord,
+    Commitment,
+    CommitmentStatus,
+    Outcome,
+    TranscriptTurn,
+    Usage,
+    User,
+)
+from callflow.records.errors import InvalidRecord
+
+T = TypeVar("T")
+
+_OUTCOMES = {o.value for o in Outcome}
+_STATUSES = {s.value for s in CommitmentStatus}
+
+
+def _require_text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRecord(f"{field} must be a non-empty string, got {value!r}")
+    return value
+
+
+def parse_date(value: str | None, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRecord(f"{field} must be an ISO date like 2026-11-27, got {value!r}") from None
+
+
+def parse_timestamp(value: str | None, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRecord(
+            f"{field} must be an ISO-8601 timestamp like 2026-11-27T07:30:00Z, got {value!r}"
+        ) from None
+    # Naive timestamps are UTC by the CallRecord contract.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso_date(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _iso_timestamp(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def _from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    # Ignore keys a newer writer added, so old readers keep working.
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def json_ready(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with dates as ISO strings, for a JSON body (PostgREST)."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+
+
+# --- users
+
+
+def user_row(user: User) -> dict[str, Any]:
+    return {
+        "user_id": _require_text(user.user_id, "User.user_id"),
+        "display_name": _require_text(user.display_name, "User.display_name"),
+        "voip_token": user.voip_token or None,
+        "timezone": _require_text(user.timezone, "User.timezone"),
+        "locale": _require_text(user.locale, "User.locale"),
+    }
+
+
+def user_from_row(row: Mapping[str, Any]) -> User:
+    return User(
+        user_id=row["user_id"],
+        display_name=row["display_name"],
+        voip_token=row["voip_token"],
+        timezone=row["timezone"],
+        locale=row["locale"],
+    )
+
+
+# --- commitments
+
+
+def commitment_row(c: Commitment) -> dict[str, Any]:
+    if c.status not in _STATUSES:
+        raise InvalidRecord(
+            f"Commitment.status must be one of {sorted(_STATUSES)}, got {c.status!r}"
+        )
+    return {
+        "commitment_id": _require_text(c.commitment_id, "Commitment.commitment_id"),
+        "user_id": _require_text(c.user_id, "Commitment.user_id"),
+        "text": _require_text(c.text, "Commitment.text"),
+        "due_date": parse_date(c.due_date, "Commitment.due_date"),
+        "status": str(c.status),
+        "source_call_id": c.source_call_id,
+    }
+
+
+def commitment_from_row(row: Mapping[str, Any]) -> Commitment:
+    return Commitment(
+        commitment_id=row["commitment_id"],
+        user_id=row["user_id"],
+        text=row["text"],
+        due_date=_iso_date(row["due_date"]),
+        status=row["status"],
+        source_call_id=row["source_call_id"],
+    )
+
+
+# --- calls
+
+
+def call_row(record: CallRecord) -> dict[str, Any]:
+    if record.outcome not in _OUTCOMES:
+        raise InvalidRecord(
+            f"CallRecord.outcome must be one of {sorted(_OUTCOMES)}, got {record.outcome!r}"
+        )
+    if record.attempts < 0:
+        raise InvalidRecord(f"CallRecord.attempts must be >= 0, got {record.attempts}")
+    return {
+        "call_id": _require_text(record.call_id, "CallRecord.call_id"),
+        "user_id": _require_text(record.user_id, "CallRecord.user_id"),
+        "outcome": str(record.outcome),
+        "attempts": record.attempts,
+        "started_at": parse_timestamp(record.started_at, "CallRecord.started_at"),
+        "ended_at": parse_timestamp(record.ended_at, "CallRecord.ended_at"),
+        "failure_reason": record.failure_reason,
+        "memory_degraded": record.memory_degraded,
+        "summary": record.summary,
+        "mood": record.mood,
+        "transcript": [dataclasses.asdict(t) for t in record.transcript],
+        "usage": dataclasses.asdict(record.usage) if record.usage is not None else None,
+        "cost_usd": record.cost_usd,
+        "latency": dict(record.latency),
+        "tools_called": list(record.tools_called),
+        "analysis_provider": record.analysis_provider,
+        "stages": list(record.stages),
+    }
+
+
+def call_from_row(row: Mapping[str, Any]) -> CallRecord:
+    cost = row["cost_usd"]
+    usage = row["usage"]
+    return CallRecord(
+        call_id=row["call_id"],
+        user_id=row["user_id"],
+        outcome=row["outcome"],
+        attempts=row["attempts"],
+        started_at=_iso_timestamp(row["started_at"]),
+        ended_at=_iso_timestamp(row["ended_at"]),
+        failure_reason=row["failure_reason"],
+        memory_degraded=row["memory_degraded"],
+        summary=row["summary"],
+        mood=row["mood"],
+        transcript=[_from_dict(TranscriptTurn, t) for t in row["transcript"] or []],
+        usage=_from_dict(Usage, usage) if usage is not None else None,
+        cost_usd=float(cost) if isinstance(cost, (int, float, Decimal, str)) else None,
+        latency={k: float(v) for k, v in (row["latency"] or {}).items()},
+        tools_called=list(row["tools_called"] or []),
+        analysis_provider=row["analysis_provider"],
+        stages=list(row["stages"] or []),
+    )

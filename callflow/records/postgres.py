@@ -1,0 +1,271 @@
+"""`RecordsStore` over Postgres with asyncpg (the embedded server locally, any Postgres in prod).
+
+Writes are upserts keyed by the natural id, so a retried activity rewrites the same row.
+JSON columns go through `::text::jsonb` and come back as text, so the adapter works on any pool,
+whatever jsonb codec its connections have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from callflow.models import CallRecord, Commitment, User
+from callflow.records.codec import (
+    call_from_row,
+    call_row,
+    commitment_from_row,
+    commitment_row,
+    parse_date,
+    user_from_row,
+    user_row,
+)
+from callflow.records.errors import (
+    InvalidRecord,
+    RecordsAuthError,
+    RecordsError,
+    RecordsUnavailable,
+)
+from callflow.records.pg_errors import PgFailure, classify
+
+_JSON_COLUMNS = ("transcript", "usage", "latency", "tools_called", "stages")
+_CALL_COLUMNS = (
+    "call_id, user_id, outcome, attempts, started_at, ended_at, failure_reason, memory_degraded, "
+    "summary, mood, transcript::text as transcript, usage::text as usage, cost_usd, "
+    "latency::text as latency, tools_called::text as tools_called, analysis_provider, "
+    "stages::text as stages"
+)
+_USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
+_COMMITMENT_COLUMNS = "commitment_id, user_id, text, due_date, status, source_call_id"
+
+
+@contextmanager
+def translate_errors(operation: str) -> Iterator[None]:
+    """Turn asyncpg/OS exceptions into the records hierarchy (messages never carry the DSN)."""
+    try:
+        yield
+    except RecordsError:
+        raise
+    except Exception as exc:
+        kind = classify(exc)
+        if kind is None:
+            raise
+        detail = f"{operation}: {type(exc).__name__}: {exc}"
+        if kind is PgFailure.UNAVAILABLE:
+            raise RecordsUnavailable(f"records store unreachable during {detail}") from exc
+        if kind is PgFailure.AUTH:
+            raise RecordsAuthError(
+                f"records store refused the connection during {detail}; check DATABASE_URL"
+            ) from exc
+        if kind is PgFailure.INVALID:
+            raise InvalidRecord(f"records store rejected {detail}") from exc
+        if kind is PgFailure.SCHEMA:
+            raise RecordsError(
+                f"records schema is missing during {detail}; apply migrations/ "
+                "(callflow.stack.postgres.apply_migrations)"
+            ) from exc
+        raise RecordsError(f"records store failed during {detail}") from exc
+
+
+def _decode_call(row: Mapping[str, Any]) -> CallRecord:
+    data = dict(row)
+    for column in _JSON_COLUMNS:
+        if data[column] is not None:
+            data[column] = json.loads(data[column])
+    return call_from_row(data)
+
+
+def _check_attempt(attempt: int) -> None:
+    if attempt < 1:
+        raise InvalidRecord(f"push attempt must be >= 1 (attempts count from 1), got {attempt}")
+
+
+class PostgresRecords:
+    def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
+        self._pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresRecords:
+        with translate_errors("connect"):
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        return cls(pool, owns_pool=True)
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self._pool.close()
+
+    # --- users
+
+    async def get_user(self, user_id: str) -> User | None:
+        with translate_errors("get_user"):
+            row = await self._pool.fetchrow(
+                f"select {_USER_COLUMNS} from users where user_id = $1", user_id
+            )
+        return user_from_row(row) if row is not None else None
+
+    async def upsert_user(self, user: User) -> None:
+        r = user_row(user)
+        with translate_errors("upsert_user"):
+            await self._pool.execute(
+                "insert into users (user_id, display_name, voip_token, timezone, locale)"
+                " values ($1, $2, $3, $4, $5)"
+                " on conflict (user_id) do update set display_name = excluded.display_name,"
+                " voip_token = excluded.voip_token, timezone = excluded.timezone,"
+                " locale = excluded.locale",
+                r["user_id"],
+                r["display_name"],
+                r["voip_token"],
+                r["timezone"],
+                r["locale"],
+            )
+
+    async def list_users(self) -> list[User]:
+        with translate_errors("list_users"):
+            rows = await self._pool.fetch(f"select {_USER_COLUMNS} from users order by user_id")
+        return [user_from_row(r) for r in rows]
+
+    # --- commitments
+
+    async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
+        """Open commitments of `user_id` due on or before the ISO date, earliest first."""
+        day: date | None = parse_date(on_or_before, "on_or_before")
+        if day is None:
+            raise InvalidRecord("on_or_before must be an ISO date like 2026-11-27, got ''")
+        with translate_errors("due_commitments"):
+            rows = await self._pool.fetch(
+                f"select {_COMMITMENT_COLUMNS} from commitments"
+                " where user_id = $1 and status = 'open' and due_date <= $2"
+                " order by due_date, commitment_id",
+                user_id,
+                day,
+            )
+        return [commitment_from_row(r) for r in rows]
+
+    async def upsert_commitments(self, commitments: list[Commitment]) -> None:
+        rows = [commitment_row(c) for c in commitments]
+        if not rows:
+            return
+        with translate_errors("upsert_commitments"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.executemany(
+                    "insert into commitments"
+                    " (commitment_id, user_id, text, due_date, status, source_call_id)"
+                    " values ($1, $2, $3, $4, $5, $6)"
+                    " on conflict (commitment_id) do update set user_id = excluded.user_id,"
+                    " text = excluded.text, due_date = excluded.due_date,"
+                    " status = excluded.status, source_call_id = excluded.source_call_id,"
+                    " updated_at = now()",
+                    [
+                        (
+                            r["commitment_id"],
+                            r["user_id"],
+                            r["text"],
+                            r["due_date"],
+                            r["status"],
+                            r["source_call_id"],
+                        )
+                        for r in rows
+                    ],
+                )
+
+    # --- calls
+
+    async def save_call(self, record: CallRecord) -> None:
+        r = call_row(record)
+        with translate_errors("save_call"):
+            await self._pool.execute(
+                "insert into calls (call_id, user_id, outcome, attempts, started_at, ended_at,"
+                " failure_reason, memory_degraded, summary, mood, transcript, usage, cost_usd,"
+                " latency, tools_called, analysis_provider, stages)"
+                " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb,"
+                " $12::text::jsonb, $13, $14::text::jsonb, $15::text::jsonb, $16,"
+                " $17::text::jsonb)"
+                " on conflict (call_id) do update set user_id = excluded.user_id,"
+                " outcome = excluded.outcome, attempts = excluded.attempts,"
+                " started_at = excluded.started_at, ended_at = excluded.ended_at,"
+                " failure_reason = excluded.failure_reason,"
+                " memory_degraded = excluded.memory_degraded, summary = excluded.summary,"
+                " mood = excluded.mood, transcript = excluded.transcript,"
+                " usage = excluded.usage, cost_usd = excluded.cost_usd,"
+                " latency = excluded.latency, tools_called = excluded.tools_called,"
+                " analysis_provider = excluded.analysis_provider, stages = excluded.stages,"
+                " updated_at = now()",
+                r["call_id"],
+                r["user_id"],
+                r["outcome"],
+                r["attempts"],
+                r["started_at"],
+                r["ended_at"],
+                r["failure_reason"],
+                r["memory_degraded"],
+                r["summary"],
+                r["mood"],
+                json.dumps(r["transcript"]),
+                json.dumps(r["usage"]) if r["usage"] is not None else None,
+                r["cost_usd"],
+                json.dumps(r["latency"]),
+                json.dumps(r["tools_called"]),
+                r["analysis_provider"],
+                json.dumps(r["stages"]),
+            )
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        with translate_errors("get_call"):
+            row = await self._pool.fetchrow(
+                f"select {_CALL_COLUMNS} from calls where call_id = $1", call_id
+            )
+        return _decode_call(row) if row is not None else None
+
+    async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
+        """Most recent calls first, of one user or of everyone."""
+        with translate_errors("list_calls"):
+            rows = await self._pool.fetch(
+                f"select {_CALL_COLUMNS} from calls where ($1::text is null or user_id = $1)"
+                " order by started_at desc nulls last, call_id limit $2",
+                user_id,
+                limit,
+            )
+        return [_decode_call(r) for r in rows]
+
+    async def count_calls(self, outcome: str | None = None) -> int:
+        with translate_errors("count_calls"):
+            n = await self._pool.fetchval(
+                "select count(*) from calls where ($1::text is null or outcome = $1)", outcome
+            )
+        return int(n)
+
+    # --- push log
+
+    async def claim_push(self, call_id: str, attempt: int) -> bool:
+        """True when the push may be sent now; False when it was already sent."""
+        _check_attempt(attempt)
+        with translate_errors("claim_push"):
+            claimed = await self._pool.fetchval("select claim_push($1, $2)", call_id, attempt)
+        return bool(claimed)
+
+    async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
+        _check_attempt(attempt)
+        with translate_errors("mark_push_sent"):
+            await self._pool.execute(
+                "insert into push_log (call_id, attempt, apns_id, state, sent_at)"
+                " values ($1, $2, $3, 'sent', now())"
+                " on conflict (call_id, attempt) do update set apns_id = excluded.apns_id,"
+                " state = 'sent', sent_at = coalesce(push_log.sent_at, excluded.sent_at)",
+                call_id,
+                attempt,
+                apns_id,
+            )
+
+    async def count_pushes(self, state: str | None = "sent") -> int:
+        """Rows in the push log in `state` ('claimed' | 'sent'), or all rows for None."""
+        with translate_errors("count_pushes"):
+            n = await self._pool.fetchval(
+                "select count(*) from push_log where ($1::text is null or state = $1)", state
+            )
+        return int(n)

@@ -1,0 +1,25 @@
+"""One embedded Postgres for the records tests (real server, real migrations)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from callflow.records.postgres import PostgresRecords
+from callflow.stack.postgres import LocalPostgres, start_postgres
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def records_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalPostgres]:
+    pg = await start_postgres(tmp_path_factory.mktemp("records-pg") / "data")
+    yield pg
+    pg.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def records(records_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
+    store = await PostgresRecords.connect(records_pg.dsn)
+    yield store
+    await store.close()

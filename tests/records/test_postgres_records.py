@@ -1,0 +1,221 @@
+"""PostgresRecords against a real embedded Postgres with the repository's migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
+from callflow.records.errors import InvalidRecord, RecordsAuthError, RecordsUnavailable
+from callflow.records.postgres import PostgresRecords
+from callflow.stack.postgres import (
+    LocalPostgres,
+    apply_migrations,
+    dsn_for,
+    migration_files,
+    start_postgres,
+)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def a_call(call_id: str, user_id: str, **overrides: object) -> CallRecord:
+    record = CallRecord(
+        call_id=call_id,
+        user_id=user_id,
+        outcome="completed",
+        attempts=2,
+        started_at="2026-11-27T07:30:00Z",
+        ended_at="2026-11-27T07:34:10.250000+00:00",
+        summary="Talked about the morning run.",
+        mood="upbeat",
+        transcript=[
+            TranscriptTurn("agent", "Did you run today?", 1.0, 2.5),
+            TranscriptTurn("user", "Yes, 5k before work.", 3.0, 4.75),
+        ],
+        usage=Usage(
+            stt_seconds=12.5, llm_prompt_tokens=900, llm_completion_tokens=120, tts_characters=640
+        ),
+        cost_usd=0.012345,
+        latency={"first_audio_ms": 812.0, "p50_turn_ms": 640.5},
+        tools_called=["battery_level"],
+        analysis_provider="offline analyzer",
+        stages=[{"stage": "ringing", "at": "2026-11-27T07:30:00Z"}],
+    )
+    for key, value in overrides.items():
+        setattr(record, key, value)
+    return record
+
+
+async def test_user_round_trip_and_update(records: PostgresRecords) -> None:
+    user_id = uid("u")
+    assert await records.get_user(user_id) is None
+    await records.upsert_user(User(user_id, "Ada", "tok-1", "Europe/Paris", "fr-FR"))
+    assert await records.get_user(user_id) == User(user_id, "Ada", "tok-1", "Europe/Paris", "fr-FR")
+    await records.upsert_user(User(user_id, "Ada L.", None))
+    assert await records.get_user(user_id) == User(user_id, "Ada L.", None, "UTC", "en-US")
+    assert user_id in {u.user_id for u in await records.list_users()}
+
+
+async def test_due_commitments_only_open_due_on_or_before_for_that_user(
+    records: PostgresRecords,
+) -> None:
+    me, other = uid("u"), uid("u")
+    for user_id in (me, other):
+        await records.upsert_user(User(user_id, "Someone", "tok"))
+    await records.upsert_commitments(
+        [
+            Commitment(uid("c"), me, "run 5k", "2026-11-26"),
+            Commitment(uid("c"), me, "call mum", "2026-11-27"),
+            Commitment(uid("c"), me, "file taxes", "2026-11-28"),  # not due yet
+            Commitment(uid("c"), me, "stretch", "2026-11-20", status="kept"),  # closed
+            Commitment(uid("c"), me, "someday", None),  # no due date
+            Commitment(uid("c"), other, "other's", "2026-11-01"),  # another user
+        ]
+    )
+    due = await records.due_commitments(me, "2026-11-27")
+    assert [c.text for c in due] == ["run 5k", "call mum"]
+    assert all(c.user_id == me and c.status == "open" for c in due)
+    assert due[0].due_date == "2026-11-26"
+
+
+async def test_commitment_upsert_updates_status(records: PostgresRecords) -> None:
+    user_id, cid = uid("u"), uid("c")
+    await records.upsert_user(User(user_id, "Bo", "tok"))
+    await records.upsert_commitments([Commitment(cid, user_id, "read", "2026-11-01")])
+    await records.upsert_commitments(
+        [Commitment(cid, user_id, "read", "2026-11-01", "broken", "call-9")]
+    )
+    assert await records.due_commitments(user_id, "2026-12-31") == []
+
+
+async def test_commitment_for_unknown_user_is_invalid(records: PostgresRecords) -> None:
+    with pytest.raises(InvalidRecord, match="upsert_commitments"):
+        await records.upsert_commitments([Commitment(uid("c"), uid("ghost"), "x", None)])
+
+
+async def test_bad_values_name_the_field(records: PostgresRecords) -> None:
+    with pytest.raises(InvalidRecord, match=r"Commitment\.due_date .*ISO date"):
+        await records.upsert_commitments([Commitment("c", "u", "x", "tomorrow")])
+    with pytest.raises(InvalidRecord, match=r"CallRecord\.outcome"):
+        await records.save_call(a_call(uid("call"), "u", outcome="great"))
+    with pytest.raises(InvalidRecord, match=r"CallRecord\.started_at"):
+        await records.save_call(a_call(uid("call"), "u", started_at="at seven"))
+    with pytest.raises(InvalidRecord, match="on_or_before"):
+        await records.due_commitments("u", "27/11/2026")
+
+
+async def test_save_call_round_trips_nested_values(records: PostgresRecords) -> None:
+    call_id, user_id = uid("call"), uid("u")
+    record = a_call(call_id, user_id)
+    await records.save_call(record)
+    got = await records.get_call(call_id)
+    assert got is not None
+    assert got.transcript == record.transcript
+    assert isinstance(got.transcript[0], TranscriptTurn)
+    assert got.usage == record.usage
+    assert got.cost_usd == pytest.approx(0.012345)
+    assert got.latency == record.latency
+    assert got.tools_called == ["battery_level"]
+    assert got.stages == record.stages
+    assert got.started_at == "2026-11-27T07:30:00+00:00"
+    assert got.ended_at == "2026-11-27T07:34:10.250000+00:00"
+    assert (got.summary, got.mood, got.attempts) == (record.summary, "upbeat", 2)
+
+
+async def test_save_call_twice_keeps_one_row_with_latest_values(
+    records: PostgresRecords, records_pg: LocalPostgres
+) -> None:
+    call_id, user_id = uid("call"), uid("u")
+    await records.save_call(a_call(call_id, user_id))
+    await records.save_call(
+        a_call(
+            call_id,
+            user_id,
+            outcome="missed",
+            attempts=3,
+            ended_at="",
+            usage=None,
+            cost_usd=None,
+            transcript=[],
+            memory_degraded=True,
+        )
+    )
+    conn = await asyncpg.connect(records_pg.dsn)
+    try:
+        assert await conn.fetchval("select count(*) from calls where call_id = $1", call_id) == 1
+    finally:
+        await conn.close()
+    got = await records.get_call(call_id)
+    assert got is not None
+    assert (got.outcome, got.attempts, got.ended_at) == ("missed", 3, "")
+    assert (got.usage, got.cost_usd, got.transcript, got.memory_degraded) == (None, None, [], True)
+    assert [c.call_id for c in await records.list_calls(user_id)] == [call_id]
+
+
+async def test_claim_push_semantics(records: PostgresRecords) -> None:
+    call_id = uid("call")
+    sent_before = await records.count_pushes("sent")
+    assert await records.claim_push(call_id, 1) is True
+    # Crashed between claim and send: the retry may claim again and send.
+    assert await records.claim_push(call_id, 1) is True
+    await records.mark_push_sent(call_id, 1, "apns-1")
+    assert await records.claim_push(call_id, 1) is False
+    await records.mark_push_sent(call_id, 1, "apns-1")  # idempotent
+    assert await records.claim_push(call_id, 2) is True  # next attempt is its own push
+    assert await records.count_pushes("sent") == sent_before + 1
+    with pytest.raises(InvalidRecord, match="attempt"):
+        await records.claim_push(call_id, 0)
+
+
+async def test_concurrent_claims_never_claim_a_sent_push(records: PostgresRecords) -> None:
+    call_id = uid("call")
+    await records.mark_push_sent(call_id, 1, "apns-x")
+    results = await asyncio.gather(*(records.claim_push(call_id, 1) for _ in range(20)))
+    assert not any(results)
+
+
+async def test_migrations_are_idempotent(records_pg: LocalPostgres) -> None:
+    assert records_pg.applied_migrations == [p.stem for p in migration_files()]
+    assert await apply_migrations(records_pg.dsn) == []
+    # Even re-running every file's SQL (as on a Supabase project that already has it) is safe.
+    conn = await asyncpg.connect(records_pg.dsn)
+    try:
+        for path in migration_files():
+            await conn.execute(path.read_text())
+        versions = await conn.fetch("select version from schema_migrations")
+    finally:
+        await conn.close()
+    assert sorted(r["version"] for r in versions) == [p.stem for p in migration_files()]
+
+
+async def test_restart_on_same_dir_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pg"
+    first = await start_postgres(data_dir)
+    store = await PostgresRecords.connect(first.dsn)
+    await store.upsert_user(User("kept", "Kept", "tok"))
+    await store.close()
+    first.stop()
+    second = await start_postgres(data_dir)
+    try:
+        assert second.applied_migrations == []
+        store = await PostgresRecords.connect(second.dsn)
+        assert (await store.get_user("kept")) == User("kept", "Kept", "tok")
+        await store.close()
+    finally:
+        second.stop()
+
+
+async def test_unreachable_and_wrong_database_are_translated(
+    tmp_path: Path, records_pg: LocalPostgres
+) -> None:
+    with pytest.raises(RecordsUnavailable):
+        await PostgresRecords.connect(dsn_for(tmp_path, 5432, "callflow"))
+    with pytest.raises(RecordsAuthError, match="DATABASE_URL"):
+        await PostgresRecords.connect(dsn_for(records_pg.socket_dir, records_pg.port, "no_such_db"))
