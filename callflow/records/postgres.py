@@ -107,7 +107,7 @@ class PostgresRecords:
             row = await self._pool.fetchrow(
                 f"select {_USER_COLUMNS} from users where user_id = $1", user_id
             )
-        return user_from_row(row) if row is not None else None
+        return user_from_row(dict(row)) if row is not None else None
 
     async def upsert_user(self, user: User) -> None:
         r = user_row(user)
@@ -128,7 +128,7 @@ class PostgresRecords:
     async def list_users(self) -> list[User]:
         with translate_errors("list_users"):
             rows = await self._pool.fetch(f"select {_USER_COLUMNS} from users order by user_id")
-        return [user_from_row(r) for r in rows]
+        return [user_from_row(dict(r)) for r in rows]
 
     # --- commitments
 
@@ -145,7 +145,7 @@ class PostgresRecords:
                 user_id,
                 day,
             )
-        return [commitment_from_row(r) for r in rows]
+        return [commitment_from_row(dict(r)) for r in rows]
 
     async def upsert_commitments(self, commitments: list[Commitment]) -> None:
         rows = [commitment_row(c) for c in commitments]
@@ -220,7 +220,7 @@ class PostgresRecords:
             row = await self._pool.fetchrow(
                 f"select {_CALL_COLUMNS} from calls where call_id = $1", call_id
             )
-        return _decode_call(row) if row is not None else None
+        return _decode_call(dict(row)) if row is not None else None
 
     async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
         """Most recent calls first, of one user or of everyone."""
@@ -231,7 +231,7 @@ class PostgresRecords:
                 user_id,
                 limit,
             )
-        return [_decode_call(r) for r in rows]
+        return [_decode_call(dict(r)) for r in rows]
 
     async def count_calls(self, outcome: str | None = None) -> int:
         with translate_errors("count_calls"):
