@@ -1,0 +1,97 @@
+"""The webhook + call API service as a Starlette ASGI app (DESIGN.md section 2).
+
+Routes:
+    POST /livekit/webhook            LiveKit room events -> workflow signals
+    POST /calls                      start an on-demand call (idempotent with a key)
+    GET  /calls/{call_id}            the workflow's `status` query
+    POST /calls/{call_id}/decline    `declined` signal (the app's CallKit decline)
+    POST /calls/{call_id}/cancel     `cancel` update
+    GET  /healthz                    liveness
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from callflow.service.deps import ServiceDeps
+from callflow.service.errors import ServiceError, UpstreamError
+from callflow.service.livekit_webhook import WebhookVerifier
+from callflow.service.routes import ServiceRoutes
+from callflow.service.seen_events import SeenEvents
+from callflow.service.workflow_gateway import CallWorkflows
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = "5"
+
+
+def create_app(deps: ServiceDeps) -> Starlette:
+    key, secret = deps.livekit_credentials()
+    workflows = CallWorkflows(
+        deps.temporal, task_queue=deps.settings.task_queue, budget_s=deps.temporal_budget_s
+    )
+    routes = ServiceRoutes(
+        workflows=workflows,
+        records=deps.records,
+        settings=deps.settings,
+        verifier=WebhookVerifier(key, secret),
+        seen=SeenEvents(deps.seen_event_capacity),
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", routes.healthz, methods=["GET"]),
+            Route("/livekit/webhook", routes.livekit_webhook, methods=["POST"]),
+            Route("/calls", routes.start_call, methods=["POST"]),
+            Route("/calls/{call_id}", routes.call_status, methods=["GET"]),
+            Route("/calls/{call_id}/decline", routes.decline_call, methods=["POST"]),
+            Route("/calls/{call_id}/cancel", routes.cancel_call, methods=["POST"]),
+        ],
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.workflows = workflows
+    return app
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if isinstance(exc, UpstreamError):
+        log.warning(
+            "%s %s -> %d %s: %s",
+            request.method,
+            request.url.path,
+            exc.status,
+            exc.code,
+            exc.message,
+        )
+    headers = {"Retry-After": RETRY_AFTER_S} if exc.status == 503 else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404 unknown path, 405 wrong method) in the same JSON shape."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "internal error; see the service log"}},
+        status_code=500,
+    )

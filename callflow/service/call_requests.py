@@ -1,0 +1,118 @@
+"""Request bodies of the call API, validated into small dataclasses.
+
+Every rejection names the field and says what to send instead (422), so an app developer can fix
+a request from the error alone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from callflow.service.errors import MalformedBody, ValidationFailed
+
+MAX_ID_LENGTH = 200
+ON_DEMAND = "on_demand"
+# Fixed namespace: the same (user, idempotency key) maps to the same call id on every replica.
+CALL_ID_NAMESPACE = uuid.UUID("6c1f5b8e-0a52-4e55-9a86-3c2f0e8b7d41")
+
+
+def parse_json_object(body: bytes, *, allow_empty: bool = False) -> dict[str, object]:
+    if not body.strip():
+        if allow_empty:
+            return {}
+        raise MalformedBody('request body is empty: send a JSON object, e.g. {"user_id": "u1"}')
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MalformedBody(f"request body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise MalformedBody(f"request body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _text(data: dict[str, object], name: str, *, required: bool, hint: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ValidationFailed(f"`{name}` is required: {hint}", field=name)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"`{name}` must be a non-empty string: {hint}", field=name)
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationFailed(
+            f"`{name}` is {len(value)} characters; send at most {MAX_ID_LENGTH}", field=name
+        )
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class StartCallRequest:
+    user_id: str
+    idempotency_key: str | None = None
+    reason: str = ON_DEMAND
+
+    @classmethod
+    def parse(cls, body: bytes, *, header_key: str | None = None) -> StartCallRequest:
+        """`idempotency_key` may also come from the `Idempotency-Key` header (the body wins)."""
+        data = parse_json_object(body)
+        user_id = _text(data, "user_id", required=True, hint="send the id of an existing user")
+        assert user_id is not None
+        key = _text(
+            data,
+            "idempotency_key",
+            required=False,
+            hint="send a unique string per intended call, or leave it out",
+        )
+        reason = _text(data, "reason", required=False, hint=f'send "{ON_DEMAND}"') or ON_DEMAND
+        if reason != ON_DEMAND:
+            raise ValidationFailed(
+                f'`reason` must be "{ON_DEMAND}" (scheduled calls come from schedules), '
+                f"not {reason!r}",
+                field="reason",
+            )
+        if key is None and header_key and header_key.strip():
+            key = header_key.strip()[:MAX_ID_LENGTH]
+        return cls(user_id=user_id, idempotency_key=key, reason=reason)
+
+    def call_id(self) -> str:
+        """Deterministic for an idempotency key (scoped to the user), random without one."""
+        if self.idempotency_key is None:
+            return uuid.uuid4().hex
+        return uuid.uuid5(CALL_ID_NAMESPACE, f"{self.user_id}\x1f{self.idempotency_key}").hex
+
+
+@dataclass(frozen=True)
+class CancelCallRequest:
+    reason: str
+    requested_by: str = "operator"
+
+    @classmethod
+    def parse(cls, body: bytes) -> CancelCallRequest:
+        data = parse_json_object(body)
+        reason = _text(
+            data, "reason", required=True, hint='say why, e.g. {"reason": "user asked to stop"}'
+        )
+        assert reason is not None
+        requested_by = (
+            _text(data, "requested_by", required=False, hint="name who cancels, or leave it out")
+            or "operator"
+        )
+        return cls(reason=reason, requested_by=requested_by)
+
+
+@dataclass(frozen=True)
+class DeclineCallRequest:
+    event_id: str
+    reason: str | None = None
+
+    @classmethod
+    def parse(cls, body: bytes, *, idempotency_key: str | None) -> DeclineCallRequest:
+        """The body is optional; the `Idempotency-Key` header makes retries one decline."""
+        data = parse_json_object(body, allow_empty=True)
+        reason = _text(data, "reason", required=False, hint="describe the decline, or omit it")
+        key = (idempotency_key or "").strip()[:MAX_ID_LENGTH]
+        return cls(
+            event_id=f"decline-{key}" if key else f"decline-{uuid.uuid4().hex}", reason=reason
+        )

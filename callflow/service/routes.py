@@ -1,0 +1,174 @@
+"""The HTTP handlers: each reads its request, calls the gateway, and shapes the JSON answer.
+
+Errors are raised as `ServiceError`s and rendered by the app's exception handlers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from callflow.ports import RecordsStore
+from callflow.service.call_requests import (
+    CancelCallRequest,
+    DeclineCallRequest,
+    StartCallRequest,
+)
+from callflow.service.errors import CallConflict, CallNotFound, RecordsUnavailable, UserNotFound
+from callflow.service.livekit_webhook import Ignored, WebhookVerifier, signal_for
+from callflow.service.seen_events import SeenEvents
+from callflow.service.workflow_gateway import CallWorkflows
+from callflow.settings import Settings
+from workflows.messages import (
+    CallInput,
+    CallTimings,
+    CancelRequest,
+    Declined,
+    workflow_id_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRoutes:
+    def __init__(
+        self,
+        *,
+        workflows: CallWorkflows,
+        records: RecordsStore,
+        settings: Settings,
+        verifier: WebhookVerifier,
+        seen: SeenEvents,
+    ) -> None:
+        self.workflows = workflows
+        self.records = records
+        self.settings = settings
+        self.verifier = verifier
+        self.seen = seen
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    # --- LiveKit ---------------------------------------------------------------------------
+
+    async def livekit_webhook(self, request: Request) -> JSONResponse:
+        body = await request.body()  # raw bytes: the signature covers them exactly
+        event = self.verifier.verify(body, request.headers.get("authorization"))
+        decision = signal_for(event)
+        if isinstance(decision, Ignored):
+            log.info("webhook %s %s ignored: %s", event.event, event.id, decision.reason)
+            return JSONResponse({"status": "ignored", "reason": decision.reason})
+        if event.id in self.seen:
+            log.info("webhook %s %s is a duplicate; not signalled again", event.event, event.id)
+            return JSONResponse({"status": "duplicate", "event_id": event.id})
+        try:
+            await self.workflows.signal(decision.call_id, decision.name, decision.arg)
+        except (CallNotFound, CallConflict) as e:
+            # Stale rooms, other deployments' rooms, late events after the call ended: LiveKit
+            # must not retry these, so 200.
+            log.info(
+                "webhook %s %s for call %s dropped: %s",
+                event.event,
+                event.id,
+                decision.call_id,
+                e.message,
+            )
+            return JSONResponse({"status": "ignored", "reason": e.message})
+        self.seen.add(event.id)
+        log.info(
+            "webhook %s %s -> %s on call %s", event.event, event.id, decision.name, decision.call_id
+        )
+        return JSONResponse(
+            {"status": "signalled", "call_id": decision.call_id, "signal": decision.name}
+        )
+
+    # --- calls -----------------------------------------------------------------------------
+
+    async def start_call(self, request: Request) -> JSONResponse:
+        req = StartCallRequest.parse(
+            await request.body(), header_key=request.headers.get("idempotency-key")
+        )
+        try:
+            user = await self.records.get_user(req.user_id)
+        except Exception as e:
+            # Adapters raise their own hierarchies; only the type is shown (messages may
+            # carry connection strings).
+            log.error("records store failed looking up a user: %s", type(e).__name__)
+            raise RecordsUnavailable(
+                f"the records store failed ({type(e).__name__}); retry later"
+            ) from e
+        if user is None:
+            raise UserNotFound(
+                f"no user {req.user_id!r} in the records store: create the user first",
+                field="user_id",
+            )
+        call_id = req.call_id()
+        created = await self.workflows.start(self._call_input(call_id, req))
+        log.info(
+            "call %s for user %s %s",
+            call_id,
+            req.user_id,
+            "started" if created else "already existed (idempotency key reused)",
+        )
+        return JSONResponse(self._call_ref(call_id), status_code=201 if created else 200)
+
+    async def call_status(self, request: Request) -> JSONResponse:
+        call_id = request.path_params["call_id"]
+        status = await self.workflows.status(call_id)
+        return JSONResponse(dataclasses.asdict(status))
+
+    async def decline_call(self, request: Request) -> JSONResponse:
+        call_id = request.path_params["call_id"]
+        req = DeclineCallRequest.parse(
+            await request.body(), idempotency_key=request.headers.get("idempotency-key")
+        )
+        signal = (
+            Declined(event_id=req.event_id, reason=req.reason)
+            if req.reason
+            else Declined(event_id=req.event_id)
+        )
+        await self.workflows.signal(call_id, "declined", signal)
+        return JSONResponse(
+            {"status": "accepted", "call_id": call_id, "event_id": req.event_id}, status_code=202
+        )
+
+    async def cancel_call(self, request: Request) -> JSONResponse:
+        call_id = request.path_params["call_id"]
+        req = CancelCallRequest.parse(await request.body())
+        accepted = await self.workflows.cancel(
+            call_id, CancelRequest(reason=req.reason, requested_by=req.requested_by)
+        )
+        return JSONResponse(dataclasses.asdict(accepted))
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _call_input(self, call_id: str, req: StartCallRequest) -> CallInput:
+        s = self.settings
+        return CallInput(
+            call_id=call_id,
+            user_id=req.user_id,
+            timings=CallTimings(
+                join_timeout_s=s.join_timeout_s,
+                max_attempts=s.max_attempts,
+                retry_backoff_s=list(s.retry_backoff_s),
+                max_call_s=s.max_call_s,
+                room_probe_interval_s=s.room_probe_interval_s,
+                memory_budget_ms=s.memory_budget_ms,
+            ),
+            reason=req.reason,
+            caller_name=s.caller_name,
+            agent_name=s.agent_name,
+        )
+
+    def _call_ref(self, call_id: str) -> dict[str, str]:
+        workflow_id = workflow_id_for(call_id)
+        namespace = self.workflows.namespace or self.settings.temporal_namespace
+        ui = self.settings.temporal_ui_url.rstrip("/")
+        return {
+            "call_id": call_id,
+            "workflow_id": workflow_id,
+            "temporal_ui_url": f"{ui}/namespaces/{namespace}/workflows/{workflow_id}",
+        }
