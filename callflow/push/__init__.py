@@ -1,0 +1,1 @@
+"""VoIP pushes over APNs (token auth) and the credentials of the local APNs endpoint."""

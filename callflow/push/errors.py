@@ -1,0 +1,47 @@
+"""Errors of the push boundary; `ApnsPushSender` translates every APNs answer into one of these.
+
+`retryable` tells the activity layer whether sending the same push again can help.
+"""
+
+from __future__ import annotations
+
+
+class PushError(Exception):
+    """A VoIP push was not accepted by APNs."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        apns_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.apns_id = apns_id
+
+
+class DeviceUnreachable(PushError):
+    """The device token is invalid or no longer registered (410, BadDeviceToken, ...).
+
+    Sending again cannot succeed: the app must register a fresh VoIP token.
+    """
+
+
+class PushRetryable(PushError):
+    """APNs is throttling or failing (429/500/503) or could not be reached; try again later."""
+
+    retryable = True
+
+
+class PushRejected(PushError):
+    """APNs refused the request itself (bad provider token, topic, payload...): a bug or a
+    misconfiguration, not something a retry fixes. `reason` is APNs' reason string."""
+
+
+class PushConfigurationError(PushError):
+    """The sender is configured wrongly (missing key file, topic without `.voip`)."""
