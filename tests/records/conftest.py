@@ -8,7 +8,9 @@ import pytest
 import pytest_asyncio
 
 from callflow.records.postgres import PostgresRecords
+from callflow.records.supabase import SupabaseRecords
 from callflow.stack.postgres import LocalPostgres, start_postgres
+from tests.records.postgrest_server import PostgrestServer
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -21,5 +23,25 @@ async def records_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def records(records_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
     store = await PostgresRecords.connect(records_pg.dsn)
+    yield store
+    await store.close()
+
+
+SERVICE_KEY = "test-service-role-key"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgrest() -> AsyncIterator[PostgrestServer]:
+    server = PostgrestServer(service_key=SERVICE_KEY)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def supabase_records(postgrest: PostgrestServer) -> AsyncIterator[SupabaseRecords]:
+    postgrest.seen.clear()
+    postgrest.fail_next.clear()
+    store = await SupabaseRecords.connect(postgrest.url, SERVICE_KEY)
     yield store
     await store.close()

@@ -1,0 +1,267 @@
+"""`RecordsStore` over Supabase's REST API (PostgREST) with the `supabase` async client.
+
+The service-role key goes in both `apikey` and `Authorization: Bearer` (the client does this);
+it bypasses row level security, which the migrations enable to keep the anon key out.
+Upserts name their conflict target (`on_conflict`) and merge duplicates; the push claim is the
+`claim_push` SQL function (POST /rest/v1/rpc/claim_push) so check-and-claim is one statement.
+
+HTTP failures are translated in an httpx response hook: postgrest-py's `APIError` does not keep
+the status code, and a 401 from the API gateway carries no PostgREST error code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import httpx
+from postgrest import APIError
+from postgrest.types import ReturnMethod
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+
+from callflow.models import CallRecord, Commitment, User
+from callflow.records.codec import (
+    call_from_row,
+    call_row,
+    commitment_from_row,
+    commitment_row,
+    json_ready,
+    parse_date,
+    user_from_row,
+    user_row,
+)
+from callflow.records.errors import (
+    InvalidRecord,
+    RecordsAuthError,
+    RecordsError,
+    RecordsUnavailable,
+)
+from callflow.settings import ConfigurationError, Settings
+
+_USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale"
+_COMMITMENT_COLUMNS = "commitment_id,user_id,text,due_date,status,source_call_id"
+_CALL_COLUMNS = (
+    "call_id,user_id,outcome,attempts,started_at,ended_at,failure_reason,memory_degraded,"
+    "summary,mood,transcript,usage,cost_usd,latency,tools_called,analysis_provider,stages"
+)
+_MISSING_SCHEMA = {"42P01", "42883", "PGRST202", "PGRST205"}
+
+
+async def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    where = f"{response.request.method} {response.request.url.path}"
+    if status in (401, 403):
+        raise RecordsAuthError(
+            f"Supabase refused the key ({status} on {where}): set SUPABASE_SERVICE_ROLE_KEY to "
+            "the project's service-role key (Settings > API)"
+        )
+    if status == 429 or status >= 500:
+        raise RecordsUnavailable(f"Supabase answered {status} on {where}; retry later")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@contextmanager
+def translate_errors(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except RecordsError:
+        raise
+    except APIError as exc:
+        code = exc.code or ""
+        detail = f"{operation}: {code} {exc.message or ''}".strip()
+        if code.startswith(("22", "23", "PGRST1")) or code == "PGRST204":
+            raise InvalidRecord(f"Supabase rejected {detail}") from exc
+        if code in _MISSING_SCHEMA:
+            raise RecordsError(
+                f"Supabase schema is missing for {detail}; apply migrations/*.sql to the project"
+            ) from exc
+        if code.startswith("PGRST3") or code == "42501":
+            raise RecordsAuthError(
+                f"Supabase refused {detail}; use the service-role key (SUPABASE_SERVICE_ROLE_KEY)"
+            ) from exc
+        raise RecordsError(f"Supabase failed during {detail}") from exc
+    except httpx.TransportError as exc:
+        raise RecordsUnavailable(
+            f"Supabase unreachable during {operation}: {type(exc).__name__}"
+        ) from exc
+
+
+def _check_attempt(attempt: int) -> None:
+    if attempt < 1:
+        raise InvalidRecord(f"push attempt must be >= 1 (attempts count from 1), got {attempt}")
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise RecordsError(f"Supabase answered {type(data).__name__} where rows were expected")
+    return cast(list[dict[str, Any]], data)
+
+
+class SupabaseRecords:
+    def __init__(self, client: AsyncClient, http: httpx.AsyncClient) -> None:
+        self._db = client
+        self._http = http
+
+    @classmethod
+    async def connect(
+        cls, url: str, service_role_key: str, *, timeout_s: float = 10.0
+    ) -> SupabaseRecords:
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"SUPABASE_URL must look like https://<project>.supabase.co, got {url!r}"
+            )
+        if not service_role_key:
+            raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is empty: set the service key")
+        http = httpx.AsyncClient(
+            timeout=timeout_s,
+            follow_redirects=True,
+            event_hooks={"response": [_raise_for_status]},
+        )
+        options = AsyncClientOptions(
+            httpx_client=http,
+            # Retries belong to the Temporal activity, which knows the call's deadlines.
+            postgrest_client_retry=False,
+            persist_session=False,
+            auto_refresh_token=False,
+        )
+        client = await acreate_client(url, service_role_key, options=options)
+        return cls(client, http)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings) -> SupabaseRecords:
+        settings.require_supabase()
+        if not settings.supabase_url or settings.supabase_service_role_key is None:
+            raise ConfigurationError("SUPABASE_URL is not set: records use embedded Postgres")
+        return await cls.connect(
+            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # --- users
+
+    async def get_user(self, user_id: str) -> User | None:
+        with translate_errors("get_user"):
+            resp = await (
+                self._db.table("users")
+                .select(_USER_COLUMNS)
+                .eq("user_id", user_id)
+                .limit(1)
+                .execute()
+            )
+        rows = _rows(resp.data)
+        return user_from_row(rows[0]) if rows else None
+
+    async def upsert_user(self, user: User) -> None:
+        row = user_row(user)
+        with translate_errors("upsert_user"):
+            await (
+                self._db.table("users")
+                .upsert(row, on_conflict="user_id", returning=ReturnMethod.minimal)
+                .execute()
+            )
+
+    async def list_users(self) -> list[User]:
+        with translate_errors("list_users"):
+            resp = await self._db.table("users").select(_USER_COLUMNS).order("user_id").execute()
+        return [user_from_row(r) for r in _rows(resp.data)]
+
+    # --- commitments
+
+    async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
+        day = parse_date(on_or_before, "on_or_before")
+        if day is None:
+            raise InvalidRecord("on_or_before must be an ISO date like 2026-11-27, got ''")
+        with translate_errors("due_commitments"):
+            resp = await (
+                self._db.table("commitments")
+                .select(_COMMITMENT_COLUMNS)
+                .eq("user_id", user_id)
+                .eq("status", "open")
+                .lte("due_date", day.isoformat())
+                .order("due_date")
+                .order("commitment_id")
+                .execute()
+            )
+        return [commitment_from_row(r) for r in _rows(resp.data)]
+
+    async def upsert_commitments(self, commitments: list[Commitment]) -> None:
+        now = _now()
+        rows = [{**json_ready(commitment_row(c)), "updated_at": now} for c in commitments]
+        if not rows:
+            return
+        with translate_errors("upsert_commitments"):
+            await (
+                self._db.table("commitments")
+                .upsert(rows, on_conflict="commitment_id", returning=ReturnMethod.minimal)
+                .execute()
+            )
+
+    # --- calls
+
+    async def save_call(self, record: CallRecord) -> None:
+        row = {**json_ready(call_row(record)), "updated_at": _now()}
+        with translate_errors("save_call"):
+            await (
+                self._db.table("calls")
+                .upsert(row, on_conflict="call_id", returning=ReturnMethod.minimal)
+                .execute()
+            )
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        with translate_errors("get_call"):
+            resp = await (
+                self._db.table("calls")
+                .select(_CALL_COLUMNS)
+                .eq("call_id", call_id)
+                .limit(1)
+                .execute()
+            )
+        rows = _rows(resp.data)
+        return call_from_row(rows[0]) if rows else None
+
+    async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
+        with translate_errors("list_calls"):
+            query = self._db.table("calls").select(_CALL_COLUMNS)
+            if user_id is not None:
+                query = query.eq("user_id", user_id)
+            resp = await (
+                query.order("started_at", desc=True, nullsfirst=False)
+                .order("call_id")
+                .limit(limit)
+                .execute()
+            )
+        return [call_from_row(r) for r in _rows(resp.data)]
+
+    # --- push log
+
+    async def claim_push(self, call_id: str, attempt: int) -> bool:
+        _check_attempt(attempt)
+        params = cast(dict[str, str], {"p_call_id": call_id, "p_attempt": attempt})
+        with translate_errors("claim_push"):
+            resp = await self._db.rpc("claim_push", params).execute()
+        if not isinstance(resp.data, bool):
+            raise RecordsError(f"rpc claim_push answered {resp.data!r}, expected true or false")
+        return resp.data
+
+    async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
+        _check_attempt(attempt)
+        row = {
+            "call_id": call_id,
+            "attempt": attempt,
+            "apns_id": apns_id,
+            "state": "sent",
+            "sent_at": _now(),
+        }
+        with translate_errors("mark_push_sent"):
+            await (
+                self._db.table("push_log")
+                .upsert(row, on_conflict="call_id,attempt", returning=ReturnMethod.minimal)
+                .execute()
+            )
