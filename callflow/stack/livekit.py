@@ -37,6 +37,18 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ensure_free(port: int) -> None:
+    # Otherwise the readiness probe could be answered by whatever already listens there.
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise LiveKitStackError(
+                f"port {port} on 127.0.0.1 is in use ({e.strerror}): stop what listens there "
+                "or pass port=0 to pick a free one"
+            ) from None
+
+
 def find_livekit_binary(*, build: bool = True) -> Path:
     """$CALLFLOW_LIVEKIT_BIN, else the cached build, else build it with `go install` (~1 min)."""
     configured = os.environ.get("CALLFLOW_LIVEKIT_BIN")
@@ -113,21 +125,27 @@ class LocalLiveKit:
     url: str  # ws://127.0.0.1:port, what clients and the agent connect to
     http_url: str  # http://127.0.0.1:port, the server API (Twirp)
     api_key: str
-    api_secret: str
-    process: subprocess.Popen[bytes]
+    api_secret: str = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
     log_path: Path
     config_path: Path
     started_in_s: float = 0.0
     ports: dict[str, int] = field(default_factory=dict)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        # A second SIGTERM forces the exit: a server stopped right after starting can otherwise
+        # linger in its graceful shutdown for many seconds.
+        for _ in range(2):
+            if self.process.poll() is not None:
+                return
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=1.5)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+                pass
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -149,7 +167,7 @@ async def _wait_until_answering(
                 )
             try:
                 response = await client.get(http_url)
-                if response.status_code == 200:
+                if response.status_code == 200 and process.poll() is None:
                     return
             except httpx.TransportError:
                 pass
@@ -181,7 +199,10 @@ async def start_livekit(
             f"{MIN_SECRET_LEN}: set LIVEKIT_API_SECRET to a longer random string"
         )
     binary = find_livekit_binary()
-    port = port or free_port()
+    if port:
+        _ensure_free(port)
+    else:
+        port = free_port()
     ports = {"signal": port, "rtc_tcp": free_port(), "udp": free_udp_port()}
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = state_dir / f"livekit-{port}.yaml"
