@@ -1,0 +1,199 @@
+"""Tracing and metrics, off by default; CALLFLOW_TELEMETRY_ENABLED=true turns all of it on.
+
+- Temporal SDK metrics: a `Runtime` whose Prometheus endpoint listens on CALLFLOW_PROMETHEUS_BIND.
+- Traces: Temporal's `TracingInterceptor` on a callflow-owned `TracerProvider`, exporting to
+  CALLFLOW_OTLP_ENDPOINT (OTLP/gRPC) when set, else to the console.
+- The API service: `asgi_metrics_middleware` counts and times requests and serves `/metrics`.
+
+With telemetry off, every function returns "nothing" (None, [], the app unchanged), so callers
+need no branches and no port is opened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import temporalio.client
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as render_metrics
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from callflow.settings import Settings
+
+
+class TelemetryError(Exception):
+    """Telemetry is misconfigured; the message names the variable and the fix."""
+
+
+# One Runtime per metrics address for the life of the process: a second Runtime on the same
+# address would fail to bind, and each Runtime owns a thread pool.
+_runtimes: dict[str, Runtime] = {}
+_providers: dict[tuple[str, str | None], TracerProvider] = {}
+
+
+def _check_bind(bind: str) -> str:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise TelemetryError(
+            f"CALLFLOW_PROMETHEUS_BIND={bind!r} is not host:port (example: 127.0.0.1:9464)"
+        )
+    return bind
+
+
+def temporal_runtime(settings: Settings) -> Runtime | None:
+    """The SDK runtime exporting Temporal metrics to Prometheus; pass to `Client.connect`."""
+    if not settings.telemetry_enabled:
+        return None
+    bind = _check_bind(settings.prometheus_bind)
+    if bind not in _runtimes:
+        try:
+            _runtimes[bind] = Runtime(
+                telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind))
+            )
+        except Exception as e:  # the bridge raises a plain RuntimeError on bind failure
+            raise TelemetryError(
+                f"could not serve Temporal metrics on CALLFLOW_PROMETHEUS_BIND={bind}: {e} "
+                "(pick a free port)"
+            ) from e
+    return _runtimes[bind]
+
+
+def tracer_provider(
+    settings: Settings, *, service_name: str = "callflow", exporter: SpanExporter | None = None
+) -> TracerProvider | None:
+    """A provider exporting to `exporter`, else to OTLP, else to the console.
+
+    Not installed as the global provider: libraries that trace on their own keep their
+    choice, and tests can make one per exporter.
+    """
+    if not settings.telemetry_enabled:
+        return None
+    return _build_provider(settings, service_name, exporter)
+
+
+def _build_provider(
+    settings: Settings, service_name: str, exporter: SpanExporter | None
+) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otlp_endpoint
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
+            )
+        )
+    else:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return provider
+
+
+def temporal_interceptors(
+    settings: Settings, provider: TracerProvider | None = None, *, service_name: str = "callflow"
+) -> list[temporalio.client.Interceptor]:
+    """Interceptors for `Client.connect(interceptors=...)` (workers of that client get them too)."""
+    if not settings.telemetry_enabled:
+        return []
+    if provider is None:
+        key = (service_name, settings.otlp_endpoint)
+        if key not in _providers:
+            _providers[key] = _build_provider(settings, service_name, None)
+        provider = _providers[key]
+    # Calls start from schedules, where no client span exists: create workflow spans anyway.
+    return [TracingInterceptor(provider.get_tracer("callflow"), always_create_workflow_spans=True)]
+
+
+class _RequestMetrics:
+    """ASGI middleware: request counter and latency histogram by route template, plus /metrics."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry, path: str) -> None:
+        self.app = app
+        self.registry = registry
+        self.path = path
+        self.requests = Counter(
+            "callflow_http_requests",
+            "HTTP requests served, by method, route template and status",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "callflow_http_request_duration_seconds",
+            "HTTP request latency, by method and route template",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == self.path and scope["method"] == "GET":
+            body = render_metrics(self.registry)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording)
+        finally:
+            route = _route_template(scope)
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    # The template ("/calls/{call_id}"), never the raw path: ids would explode label cardinality.
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def asgi_metrics_middleware(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    path: str = "/metrics",
+) -> ASGIApp:
+    """Wrap `app` with request metrics and a `/metrics` endpoint; `app` itself when disabled."""
+    if not settings.telemetry_enabled:
+        return app
+    return _RequestMetrics(app, registry or CollectorRegistry(), path)
+
+
+__all__: Sequence[str] = [
+    "TelemetryError",
+    "asgi_metrics_middleware",
+    "temporal_interceptors",
+    "temporal_runtime",
+    "tracer_provider",
+]
