@@ -7,12 +7,12 @@ every outcome into a `PushResult` or one error of `callflow.push.errors`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
 import ssl
 import uuid
-import json
-import os
 from typing import Any
 
 from aioapns import APNs, NotificationRequest, PushType
@@ -183,7 +183,7 @@ class ApnsPushSender:
         cls,
         host: str,
         port: int,
-        ca_file: str | os.PathLike[str],
+        ca_file: str | os.PathLike[str] | None,
         key_pem: str,
         key_id: str,
         team_id: str,
@@ -192,18 +192,24 @@ class ApnsPushSender:
         connect_attempts: int = 2,
         timeout_s: float = 10.0,
     ) -> ApnsPushSender:
-        """The local APNs endpoint at `host:port`, trusting its CA (`ca_file`)."""
+        """The local APNs endpoint at `host:port`, trusting its CA (`ca_file`; None = the
+        system's trust store)."""
         return cls(
             key_pem=key_pem,
             key_id=key_id,
             team_id=team_id,
             topic=topic,
             use_sandbox=False,
-            ssl_context=_h2_context(os.fspath(ca_file)),
+            ssl_context=_h2_context(os.fspath(ca_file) if ca_file is not None else None),
             protocol_class=_protocol_for(host, port),
             connect_attempts=connect_attempts,
             timeout_s=timeout_s,
         )
+
+    @property
+    def server(self) -> tuple[str, int]:
+        """Where pushes go (host, port)."""
+        return (self._protocol_class.APNS_SERVER, self._protocol_class.APNS_PORT)
 
     def _apns(self) -> APNs:
         # Built lazily: aioapns binds to the event loop that is running when it is created.

@@ -1,0 +1,27 @@
+"""Errors of the app-backend webhook boundary (sending and verifying)."""
+
+from __future__ import annotations
+
+
+class NotifyError(Exception):
+    """The post-call webhook could not be delivered."""
+
+    retryable: bool = False
+
+
+class WebhookRejected(NotifyError):
+    """The backend answered 4xx: the request itself is wrong; sending it again will not help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WebhookUndeliverable(NotifyError):
+    """5xx, 429 or connection errors on every attempt; a later retry may still work."""
+
+    retryable = True
+
+
+class SignatureInvalid(Exception):
+    """A received webhook's signature or timestamp does not verify; the message says which."""
