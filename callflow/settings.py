@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_model: str = "claude-3-5-haiku-latest"
+    # voice agent (additive): Cartesia models/voice, where it is reached, the offline voices
+    cartesia_base_url: str = Field(default="https://api.cartesia.ai", alias="CARTESIA_BASE_URL")
+    cartesia_stt_model: str = "ink-whisper"
+    cartesia_tts_model: str = "sonic-3"
+    cartesia_voice: str | None = None  # a Cartesia voice id; None = the plugin's default voice
+    offline_tts_voice: str = "en-us"  # espeak-ng voice of the agent when offline
+    phone_voice: str = "en-gb+f3"  # espeak-ng voice of the phone simulator's user
+    device_rpc_timeout_s: float = 5.0
+    agent_idle_processes: int = 1  # pre-started job processes of the agent worker
 
     # --- memory (unset -> Postgres full-text)
     supermemory_api_key: SecretStr | None = Field(default=None, alias="SUPERMEMORY_API_KEY")

@@ -1,0 +1,192 @@
+"""STT, LLM, TTS, VAD and turn detection for one call, chosen from Settings.
+
+Unset keys select the offline providers (named as such); with keys, the real ones, and a
+FallbackAdapter wherever two providers of a kind are configured. The conversation code path is
+the same either way: only the objects built here differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from livekit.agents import inference, llm, stt, tts, vad
+from livekit.agents.types import NOT_GIVEN
+from livekit.agents.voice.turn import TurnDetectionMode
+
+from agent.offline.llm import ScriptedLLM
+from agent.offline.script import ConversationScript
+from agent.offline.stt import ScriptedSTT
+from agent.offline.tts import EspeakTTS
+from callflow.settings import Settings
+
+logger = logging.getLogger("callflow.agent.providers")
+
+VAD_NAME = "silero VAD (bundled model)"
+TURN_DETECTOR_NAME = "livekit turn-detector-v1-mini (local)"
+
+
+@dataclass
+class Providers:
+    stt: stt.STT
+    llm: llm.LLM
+    tts: tts.TTS
+    vad: vad.VAD
+    turn_detection: TurnDetectionMode | None
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def load_vad() -> vad.VAD:
+    """Silero's model ships in the plugin wheel: loading it never touches the network."""
+    from livekit.plugins import silero
+
+    return silero.VAD.load()
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value()  # type: ignore[attr-defined,no-any-return]
+
+
+def build_llm(settings: Settings) -> tuple[llm.LLM, str]:
+    models: list[tuple[llm.LLM, str]] = []
+    if settings.openai_api_key:
+        from livekit.plugins import openai
+
+        models.append(
+            (
+                openai.LLM(
+                    model=settings.openai_model,
+                    api_key=_secret(settings.openai_api_key),
+                    base_url=settings.openai_base_url or NOT_GIVEN,
+                ),
+                f"openai {settings.openai_model}",
+            )
+        )
+    if settings.anthropic_api_key:
+        from livekit.plugins import anthropic
+
+        models.append(
+            (
+                anthropic.LLM(
+                    model=settings.anthropic_model, api_key=_secret(settings.anthropic_api_key)
+                ),
+                f"anthropic {settings.anthropic_model}",
+            )
+        )
+    if not models:
+        return ScriptedLLM(), ScriptedLLM().provider
+    if len(models) == 1:
+        return models[0]
+    return (
+        llm.FallbackAdapter([m for m, _ in models]),
+        "fallback: " + " -> ".join(name for _, name in models),
+    )
+
+
+def build_stt(
+    settings: Settings, script: ConversationScript, vad_model: vad.VAD
+) -> tuple[stt.STT, str]:
+    engines: list[tuple[stt.STT, str]] = []
+    if settings.cartesia_api_key:
+        from livekit.plugins import cartesia
+
+        engines.append(
+            (
+                cartesia.STT(
+                    model=settings.cartesia_stt_model,
+                    api_key=_secret(settings.cartesia_api_key),
+                    base_url=settings.cartesia_base_url,
+                ),
+                f"cartesia {settings.cartesia_stt_model}",
+            )
+        )
+        if settings.openai_api_key:
+            from livekit.plugins import openai
+
+            engines.append(
+                (
+                    openai.STT(
+                        api_key=_secret(settings.openai_api_key),
+                        base_url=settings.openai_base_url or NOT_GIVEN,
+                    ),
+                    "openai gpt-4o-mini-transcribe",
+                )
+            )
+    if not engines:
+        scripted = ScriptedSTT(script)
+        return scripted, f"{scripted.provider} ({script.name})"
+    if len(engines) == 1:
+        return engines[0]
+    return (
+        stt.FallbackAdapter([e for e, _ in engines], vad=vad_model),
+        "fallback: " + " -> ".join(name for _, name in engines),
+    )
+
+
+def build_tts(settings: Settings) -> tuple[tts.TTS, str]:
+    engines: list[tuple[tts.TTS, str]] = []
+    if settings.cartesia_api_key:
+        from livekit.plugins import cartesia
+        from livekit.plugins.cartesia.models import TTSDefaultVoiceId
+
+        engines.append(
+            (
+                cartesia.TTS(
+                    model=settings.cartesia_tts_model,
+                    api_key=_secret(settings.cartesia_api_key),
+                    base_url=settings.cartesia_base_url,
+                    voice=settings.cartesia_voice or TTSDefaultVoiceId,
+                ),
+                f"cartesia {settings.cartesia_tts_model}",
+            )
+        )
+        if settings.openai_api_key:
+            from livekit.plugins import openai
+
+            engines.append(
+                (
+                    openai.TTS(
+                        api_key=_secret(settings.openai_api_key),
+                        base_url=settings.openai_base_url or NOT_GIVEN,
+                    ),
+                    "openai tts",
+                )
+            )
+    if not engines:
+        espeak = EspeakTTS(voice=settings.offline_tts_voice)
+        return espeak, f"{espeak.provider} ({settings.offline_tts_voice})"
+    if len(engines) == 1:
+        return engines[0]
+    return (
+        tts.FallbackAdapter([e for e, _ in engines]),
+        "fallback: " + " -> ".join(name for _, name in engines),
+    )
+
+
+def build_turn_detector() -> TurnDetectionMode:
+    # "v1-mini" runs in-process from livekit-local-inference's bundled weights; "v1" would
+    # call LiveKit's cloud gateway.
+    return inference.TurnDetector(version="v1-mini")
+
+
+def build_providers(
+    settings: Settings,
+    script: ConversationScript,
+    *,
+    vad_model: vad.VAD | None = None,
+    turn_detection: TurnDetectionMode | None = None,
+) -> Providers:
+    vad_model = vad_model or load_vad()
+    stt_engine, stt_name = build_stt(settings, script, vad_model)
+    llm_engine, llm_name = build_llm(settings)
+    tts_engine, tts_name = build_tts(settings)
+    detector = turn_detection if turn_detection is not None else build_turn_detector()
+    names = {
+        "stt": stt_name,
+        "llm": llm_name,
+        "tts": tts_name,
+        "vad": VAD_NAME,
+        "turn_detection": TURN_DETECTOR_NAME if turn_detection is None else "custom",
+    }
+    logger.info("agent providers: %s", names)
+    return Providers(stt_engine, llm_engine, tts_engine, vad_model, detector, names)
