@@ -13,6 +13,7 @@ import os
 import re
 import ssl
 import uuid
+from pathlib import Path
 from typing import Any
 
 from aioapns import APNs, NotificationRequest, PushType
@@ -32,6 +33,7 @@ from callflow.push.errors import (
     PushRejected,
     PushRetryable,
 )
+from callflow.push.local_credentials import LOCAL_VOIP_TOPIC, ensure_local_credentials
 from callflow.settings import Settings
 
 log = logging.getLogger("callflow.push.apns")
@@ -210,6 +212,23 @@ class ApnsPushSender:
     def server(self) -> tuple[str, int]:
         """Where pushes go (host, port)."""
         return (self._protocol_class.APNS_SERVER, self._protocol_class.APNS_PORT)
+
+    @classmethod
+    def local_from_state(
+        cls, state_dir: Path, host: str, port: int, topic: str = LOCAL_VOIP_TOPIC
+    ) -> ApnsPushSender:
+        """The local endpoint's sender for a process that did not start it (e.g. the worker):
+        the CA and signing key come from the shared state dir."""
+        credentials = ensure_local_credentials(state_dir)
+        return cls.local(
+            host,
+            port,
+            credentials.ca_file,
+            credentials.signing_key_pem,
+            credentials.key_id,
+            credentials.team_id,
+            topic,
+        )
 
     def _apns(self) -> APNs:
         # Built lazily: aioapns binds to the event loop that is running when it is created.

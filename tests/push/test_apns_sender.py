@@ -76,6 +76,18 @@ async def test_voip_push_reaches_the_device_with_the_exact_payload(
     assert before + push.expiration_s - 2 <= received.expiration <= time.time() + 60 + 2
 
 
+async def test_a_process_sharing_the_state_dir_can_push(
+    local_apns: LocalApns, apns_state_dir: Any
+) -> None:
+    phone, token = Phone(), new_token()
+    local_apns.register_device(token, phone)
+    worker_side = ApnsPushSender.local_from_state(apns_state_dir, "127.0.0.1", local_apns.port)
+    try:
+        assert (await worker_side.send_voip(push_to(token))).delivered
+    finally:
+        await worker_side.close()
+
+
 async def test_signing_key_that_is_not_the_registered_one_is_refused(
     local_apns: LocalApns,
 ) -> None:
@@ -226,10 +238,12 @@ def test_production_targets_apples_sandbox_or_production(tmp_path: Any) -> None:
     assert production.server == ("api.push.apple.com", 443)
 
 
+@pytest.mark.parametrize(("count", "budget_s"), [(200, 5.0), (1000, 10.0)])
 async def test_many_concurrent_pushes_each_arrive_exactly_once(
-    local_apns: LocalApns, sender: ApnsPushSender
+    local_apns: LocalApns, sender: ApnsPushSender, count: int, budget_s: float
 ) -> None:
-    count = 200
+    # 1,000 at once is the morning-peak shape: it overruns HTTP/2's initial 64 KiB send window,
+    # which stock aioapns answers by sleeping 1 s and resending on a new stream.
     phones = {new_token(): Phone() for _ in range(count)}
     for token, phone in phones.items():
         local_apns.register_device(token, phone)
@@ -246,4 +260,4 @@ async def test_many_concurrent_pushes_each_arrive_exactly_once(
     assert sorted(arrived) == sorted(ids)  # every push, none twice
     for push in pushes:
         assert phones[push.device_token].payloads == [push.payload]
-    assert elapsed < 5, f"{count} pushes took {elapsed:.2f}s"
+    assert elapsed < budget_s, f"{count} pushes took {elapsed:.2f}s"
