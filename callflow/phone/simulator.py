@@ -251,6 +251,7 @@ class PhoneSimulator:
 
         def end(reason: str) -> None:
             if not hung_up.is_set():
+                log.info("phone leaves call %s: %s", call.call_id, reason)
                 reasons.append(reason)
                 hung_up.set()
 
@@ -280,15 +281,17 @@ class PhoneSimulator:
                 room.local_participant.register_rpc_method(method, handler)
             microphone = rtc.AudioSource(SAMPLE_RATE, NUM_CHANNELS)
             track = rtc.LocalAudioTrack.create_audio_track("microphone", microphone)
-            await room.local_participant.publish_track(
+            publishing = room.local_participant.publish_track(
                 track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
             )
-            connected = ConnectedCall(payload, call, microphone, hung_up)
-            await self._stay(room, connected, end)
+            if await _unless_hung_up(publishing, hung_up, self.connect_timeout_s, "publish"):
+                connected = ConnectedCall(payload, call, microphone, hung_up)
+                await self._stay(room, connected, end)
             call.left_because = reasons[0] if reasons else "hung_up"
         finally:
+            # Bounded: the FFI may never answer once the server has dropped the room.
             with contextlib.suppress(Exception):
-                await room.disconnect()
+                await asyncio.wait_for(room.disconnect(), 5)
             if call.joined_at is not None:
                 call.left_at = time.time()
 
@@ -317,6 +320,32 @@ class PhoneSimulator:
             error = results[0]
             if isinstance(error, Exception):
                 call.log.errors.append(f"on_connected failed: {type(error).__name__}: {error}")
+
+
+async def _unless_hung_up(
+    step: Awaitable[Any], hung_up: asyncio.Event, timeout_s: float, what: str
+) -> bool:
+    """Run `step` unless the call ends first; True when it completed.
+
+    An RTC request made while the room closes may never be answered by the FFI, so awaiting it
+    alone could hang the simulator.
+    """
+    task = asyncio.ensure_future(step)
+    ended = asyncio.ensure_future(hung_up.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {task, ended}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+        )
+    finally:
+        for pending in (task, ended):
+            if not pending.done():
+                pending.cancel()
+    if task in done:
+        task.result()  # re-raise its error, if any
+        return True
+    if ended in done:
+        return False
+    raise TimeoutError(f"{what} got no answer from LiveKit in {timeout_s}s")
 
 
 async def _speak_silence(microphone: rtc.AudioSource, until: asyncio.Event) -> None:
