@@ -1,0 +1,115 @@
+"""One accountability call in a room: wait for the phone, run the AgentSession until the call
+ends, keep the workflow informed. Used by the worker's entrypoint, and by tests with a plain
+connected rtc.Room (inside livekit.agents.testing.fake_job_context)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from livekit import rtc
+from livekit.agents import AgentSession, room_io
+
+from agent.call_agent import CallAgent
+from agent.device_client import DeviceClient
+from agent.errors import AgentError
+from agent.metadata import CallContext
+from agent.providers import Providers
+from agent.report import CallTracker
+from agent.signals import WorkflowSignals
+from callflow.settings import Settings
+from workflows.messages import AgentReport
+
+logger = logging.getLogger("callflow.agent.call")
+
+
+class PhoneNeverJoined(AgentError):
+    """The phone did not join the room in time (the workflow retries or gives up the call)."""
+
+
+async def wait_for_phone(room: rtc.Room, identity: str, timeout_s: float) -> rtc.RemoteParticipant:
+    """The phone participant, which may already be in the room when the agent arrives."""
+    joined: asyncio.Future[rtc.RemoteParticipant] = asyncio.get_running_loop().create_future()
+
+    def on_connected(p: rtc.RemoteParticipant) -> None:
+        if p.identity == identity and not joined.done():
+            joined.set_result(p)
+
+    room.on("participant_connected", on_connected)
+    try:
+        if identity in room.remote_participants:
+            return room.remote_participants[identity]
+        return await asyncio.wait_for(joined, timeout_s)
+    except TimeoutError:
+        raise PhoneNeverJoined(
+            f"phone {identity!r} did not join room {room.name} within {timeout_s:.0f}s"
+        ) from None
+    finally:
+        room.off("participant_connected", on_connected)
+
+
+def _joined_at(phone: rtc.RemoteParticipant) -> float:
+    # The server's join time (ms resolution) when it told us, else now: we just saw it join.
+    return phone.joined_at.timestamp() if phone.joined_at else time.time()
+
+
+async def run_call(
+    room: rtc.Room,
+    call: CallContext,
+    *,
+    settings: Settings,
+    providers: Providers,
+    signals: WorkflowSignals,
+    phone_timeout_s: float | None = None,
+    drain_timeout_s: float = 10.0,
+) -> AgentReport:
+    """Run the conversation until the phone hangs up or the room closes; returns the report
+    (already handed to `signals`)."""
+    phone = await wait_for_phone(
+        room, call.phone_identity, phone_timeout_s or settings.join_timeout_s
+    )
+    tracker = CallTracker(
+        room=room.name,
+        signals=signals,
+        providers=providers.names,
+        phone_joined_at=_joined_at(phone),
+    )
+    session: AgentSession = AgentSession(
+        stt=providers.stt,
+        llm=providers.llm,
+        tts=providers.tts,
+        vad=providers.vad,
+        turn_handling={"turn_detection": providers.turn_detection}
+        if providers.turn_detection is not None
+        else {},
+        user_away_timeout=None,
+    )
+    tracker.attach(session)
+    closed = asyncio.Event()
+    session.on("close", lambda _ev: closed.set())
+    device = DeviceClient(room, call.phone_identity, timeout_s=settings.device_rpc_timeout_s)
+    await session.start(
+        CallAgent(call, device),
+        room=room,
+        room_options=room_io.RoomOptions(
+            participant_identity=call.phone_identity, close_on_disconnect=True
+        ),
+        record=False,
+    )
+    try:
+        # The workflow closes the room at its hard cap; this is only a backstop.
+        await asyncio.wait_for(closed.wait(), settings.max_call_s + 60.0)
+    except TimeoutError:
+        logger.warning("call %s outlived max_call_s; closing the session", call.call_id)
+        await session.aclose()
+    report = tracker.send_report(session)
+    logger.info(
+        "call %s ended: %d turns, tools %s, first audio %s ms",
+        call.call_id,
+        len(tracker.turns),
+        tracker.tools_called,
+        None if tracker.first_audio_ms is None else round(tracker.first_audio_ms),
+    )
+    await signals.drain(drain_timeout_s)
+    return report
