@@ -79,10 +79,18 @@ async def service_pg() -> AsyncIterator[LocalPostgres]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(temporal_server: DevServer, service_pg: LocalPostgres) -> AsyncIterator[Stack]:
+async def records(service_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
+    store = await PostgresRecords.connect(service_pg.dsn)
+    await store.upsert_user(User(user_id=KNOWN_USER, display_name="Ada", voip_token="ab" * 32))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(temporal_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
     client = await Client.connect(temporal_server.address)
-    records = await PostgresRecords.connect(service_pg.dsn)
-    await records.upsert_user(User(user_id=KNOWN_USER, display_name="Ada", voip_token="ab" * 32))
     settings = service_settings(temporal_server.ui_url)
     app = create_app(
         ServiceDeps(temporal=client, records=records, settings=settings, temporal_budget_s=3.0)
@@ -95,7 +103,6 @@ async def stack(temporal_server: DevServer, service_pg: LocalPostgres) -> AsyncI
         finally:
             await http.aclose()
             await server.stop()
-            await records.close()
 
 
 def new_call_id() -> str:
