@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from callflow.models import User
 from callflow.records.postgres import PostgresRecords
 from callflow.service import RunningServer, ServiceDeps, create_app, serve
 from callflow.settings import Settings
+from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_postgres
 from callflow.stack.temporal import DevServer, start_dev_server
 from tests.service.recording_workflow import RecordingCallWorkflow
@@ -105,5 +105,18 @@ async def stack(temporal_server: DevServer, records: PostgresRecords) -> AsyncIt
             await server.stop()
 
 
-def new_call_id() -> str:
-    return uuid.uuid4().hex
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def livekit(
+    tmp_path_factory: pytest.TempPathFactory, stack: Stack
+) -> AsyncIterator[LocalLiveKit]:
+    """A real livekit-server whose webhooks go to the service under test."""
+    server = await start_livekit(
+        tmp_path_factory.mktemp("service-livekit"),
+        api_key=LIVEKIT_KEY,
+        api_secret=LIVEKIT_SECRET,
+        webhook_urls=[f"{stack.server.url}/livekit/webhook"],
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
