@@ -99,6 +99,8 @@ def render_config(
     api_key: str,
     api_secret: str,
     webhook_urls: list[str],
+    auto_create_rooms: bool = True,
+    log_level: str = "info",
 ) -> str:
     """The server's YAML config. JSON is valid YAML, and json.dumps quotes every value safely."""
     config: dict[str, object] = {
@@ -113,7 +115,9 @@ def render_config(
             "enable_loopback_candidate": True,
         },
         "keys": {api_key: api_secret},
-        "logging": {"level": "info", "json": False},
+        # False: a phone answering a stale push cannot resurrect a room the workflow closed.
+        "room": {"auto_create": auto_create_rooms},
+        "logging": {"level": log_level, "json": False},
     }
     if webhook_urls:
         config["webhook"] = {"api_key": api_key, "urls": list(webhook_urls)}
@@ -185,11 +189,14 @@ async def start_livekit(
     api_secret: str,
     webhook_urls: list[str],
     port: int = 0,
+    auto_create_rooms: bool = True,
+    log_level: str = "info",
     timeout_s: float = 30.0,
 ) -> LocalLiveKit:
     """Start livekit-server on 127.0.0.1 and return once its HTTP endpoint answers.
 
-    `port=0` picks a free signal port. The caller must `stop()` the server.
+    `port=0` picks a free signal port. With `auto_create_rooms=False` only the server API
+    creates rooms (a token for a closed room no longer opens it). The caller must `stop()` it.
     """
     if not api_key:
         raise LiveKitStackError("api_key is empty: set LIVEKIT_API_KEY (e.g. devkey)")
@@ -214,6 +221,8 @@ async def start_livekit(
             api_key=api_key,
             api_secret=api_secret,
             webhook_urls=webhook_urls,
+            auto_create_rooms=auto_create_rooms,
+            log_level=log_level,
         )
     )
     config_path.chmod(0o600)  # it holds the API secret

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from livekit import api, rtc
 
 from callflow.phone.simulator import ConnectedCall, Outcome, PhoneSimulator
 from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit
+from callflow.stack.livekit import LocalLiveKit, start_livekit
 from tests.rooms.conftest import WebhookSink
 
 
@@ -192,3 +193,25 @@ async def test_on_connected_hook_speaks_into_the_room_and_hangs_up(
     for task in tasks:
         task.cancel()
     await rooms.delete_room(room_name)
+
+
+async def test_without_auto_create_a_stale_push_cannot_reopen_a_closed_room(
+    tmp_path: Path, room_name: str
+) -> None:
+    server = await start_livekit(
+        tmp_path, api_key="devkey", api_secret="s" * 40, webhook_urls=[], auto_create_rooms=False
+    )
+    rooms = LiveKitRooms(server.url, server.api_key, server.api_secret)
+    try:
+        await rooms.create_room(room_name, "{}", empty_timeout_s=30)
+        stale = push_payload(rooms, "call-stale", room_name, "user-stale")
+        await rooms.delete_room(room_name)  # the workflow gave up on this attempt
+
+        phone = PhoneSimulator(stay_s=5, connect_timeout_s=3)
+        await phone.on_push(stale)
+        call = await phone.wait_for("call-stale", timeout_s=30)
+        assert call.outcome is Outcome.FAILED and call.joined_at is None
+        assert (await rooms.probe_room(room_name)).exists is False
+    finally:
+        await rooms.close()
+        server.stop()
