@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ class LocalPostgres:
     dsn: str  # asyncpg DSN of the callflow database
     admin_dsn: str  # the `postgres` maintenance database
     applied_migrations: list[str] = field(default_factory=list)
+    delete_on_stop: Path | None = None  # a scratch folder removed by stop()
     _server: Any = field(default=None, repr=False)
 
     def stop(self) -> None:
@@ -48,6 +51,9 @@ class LocalPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+        if self.delete_on_stop is not None:
+            shutil.rmtree(self.delete_on_stop, ignore_errors=True)
+            self.delete_on_stop = None
 
 
 def dsn_for(socket_dir: Path, port: int, database: str) -> str:
@@ -162,6 +168,25 @@ async def start_postgres(
         applied_migrations=applied,
         _server=server,
     )
+
+
+async def start_scratch_postgres(
+    *, prefix: str = "callflow-pg-", migrations_dir: Path | None = None
+) -> LocalPostgres:
+    """A throwaway migrated server (tests, benchmarks); `stop()` deletes its data.
+
+    The folder is made directly under the system temp dir, not under pytest's `tmp_path`:
+    every pytest start resets /tmp/pytest-of-<user> to mode 0700, which would lock the
+    unprivileged Postgres user (used when running as root) out of its own files mid-run.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        pg = await start_postgres(scratch / "data", migrations_dir=migrations_dir)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    pg.delete_on_stop = scratch
+    return pg
 
 
 def start_postgres_blocking(

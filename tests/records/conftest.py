@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
-from callflow.stack.postgres import LocalPostgres, start_postgres
+from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
 from tests.records.postgrest_server import PostgrestServer
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalPostgres]:
-    pg = await start_postgres(tmp_path_factory.mktemp("records-pg") / "data")
+async def records_pg() -> AsyncIterator[LocalPostgres]:
+    pg = await start_scratch_postgres()
     yield pg
     pg.stop()
 

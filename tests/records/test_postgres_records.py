@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from callflow.stack.postgres import (
     dsn_for,
     migration_files,
     start_postgres,
+    start_scratch_postgres,
 )
 
 
@@ -195,9 +197,10 @@ async def test_migrations_are_idempotent(records_pg: LocalPostgres) -> None:
     assert sorted(r["version"] for r in versions) == [p.stem for p in migration_files()]
 
 
-async def test_restart_on_same_dir_keeps_data(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
-    first = await start_postgres(data_dir)
+async def test_restart_on_same_dir_keeps_data() -> None:
+    first = await start_scratch_postgres()
+    data_dir, scratch = first.data_dir, first.delete_on_stop
+    first.delete_on_stop = None  # keep the data across the restart
     store = await PostgresRecords.connect(first.dsn)
     await store.upsert_user(User("kept", "Kept", "tok"))
     await store.close()
@@ -210,6 +213,8 @@ async def test_restart_on_same_dir_keeps_data(tmp_path: Path) -> None:
         await store.close()
     finally:
         second.stop()
+        assert scratch is not None
+        shutil.rmtree(scratch)
 
 
 async def test_unreachable_and_wrong_database_are_translated(

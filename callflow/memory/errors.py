@@ -1,0 +1,30 @@
+"""Errors of the memory port; every adapter translates its library's exceptions into these.
+
+MemoryStoreError (alias MemoryError_)
+├── MemoryUnavailable   the store could not be reached, timed out or is overloaded (retry;
+│                       the call goes on without memory and records that it did)
+├── MemoryAuthError     the store refused our credentials (fix SUPERMEMORY_API_KEY)
+└── InvalidMemory       the values were refused; the message names the field
+"""
+
+from __future__ import annotations
+
+
+class MemoryStoreError(Exception):
+    retryable: bool = False
+
+
+# The name the shared brief uses; `MemoryError` itself is a Python builtin.
+MemoryError_ = MemoryStoreError
+
+
+class MemoryUnavailable(MemoryStoreError):
+    retryable = True
+
+
+class MemoryAuthError(MemoryStoreError):
+    pass
+
+
+class InvalidMemory(MemoryStoreError):
+    pass

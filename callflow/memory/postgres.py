@@ -1,0 +1,131 @@
+"""`MemoryStore` over Postgres full-text search (the local default; same database as records).
+
+Search ORs the query's stemmed words and ranks with `ts_rank`, because the agent asks in natural
+language ("how did the run go and what about sleep") and an AND of every word rarely matches.
+When nothing matches, the user's most recent memories come back instead (score 0), so the agent
+still has context. One memory per call: its id is `call-<call_id>` and a rewrite updates it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from callflow.memory.errors import (
+    InvalidMemory,
+    MemoryAuthError,
+    MemoryStoreError,
+    MemoryUnavailable,
+)
+from callflow.memory.ids import check_write, memory_id_for
+from callflow.models import MemoryItem
+from callflow.records.pg_errors import PgFailure, classify
+
+_SEARCH = """
+with q as (
+    select to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) as query
+      from unnest(tsvector_to_array(to_tsvector('english', $2))) as lexeme
+)
+select m.content, m.call_id, ts_rank(m.content_tsv, q.query) as score
+  from memories m, q
+ where q.query is not null and m.user_id = $1 and m.content_tsv @@ q.query
+ order by score desc, m.created_at desc, m.memory_id
+ limit $3
+"""
+
+_RECENT = """
+select content, call_id, 0.0::real as score
+  from memories
+ where user_id = $1
+ order by created_at desc, memory_id
+ limit $2
+"""
+
+_WRITE = """
+insert into memories (memory_id, user_id, call_id, content, metadata)
+values ($1, $2, $3, $4, $5::text::jsonb)
+on conflict (memory_id) do update
+   set content = excluded.content, metadata = excluded.metadata
+ where memories.user_id = excluded.user_id
+returning memory_id
+"""
+
+
+@contextmanager
+def translate_errors(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except MemoryStoreError:
+        raise
+    except Exception as exc:
+        kind = classify(exc)
+        if kind is None:
+            raise
+        detail = f"{operation}: {type(exc).__name__}: {exc}"
+        if kind is PgFailure.UNAVAILABLE:
+            raise MemoryUnavailable(f"memory store unreachable during {detail}") from exc
+        if kind is PgFailure.AUTH:
+            raise MemoryAuthError(
+                f"memory store refused the connection during {detail}; check DATABASE_URL"
+            ) from exc
+        if kind is PgFailure.INVALID:
+            raise InvalidMemory(f"memory store rejected {detail}") from exc
+        if kind is PgFailure.SCHEMA:
+            raise MemoryStoreError(
+                f"memories table missing during {detail}; apply migrations/"
+            ) from exc
+        raise MemoryStoreError(f"memory store failed during {detail}") from exc
+
+
+class PostgresMemory:
+    def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
+        self._pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 5) -> PostgresMemory:
+        with translate_errors("connect"):
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        return cls(pool, owns_pool=True)
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self._pool.close()
+
+    async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
+        if limit < 1:
+            return []
+        with translate_errors("search"):
+            rows = await self._pool.fetch(_SEARCH, user_id, query, limit)
+            if not rows:
+                rows = await self._pool.fetch(_RECENT, user_id, limit)
+        return [
+            MemoryItem(content=r["content"], score=float(r["score"]), source_call_id=r["call_id"])
+            for r in rows
+        ]
+
+    async def write(
+        self, user_id: str, call_id: str, content: str, metadata: dict[str, str]
+    ) -> None:
+        check_write(user_id, call_id, content)
+        memory_id = memory_id_for(call_id)
+        meta = {**metadata, "call_id": call_id}
+        with translate_errors("write"):
+            written = await self._pool.fetchval(
+                _WRITE, memory_id, user_id, call_id, content, json.dumps(meta)
+            )
+        if written is None:
+            raise InvalidMemory(
+                f"call_id {call_id!r} already has a memory for another user; "
+                "a call belongs to exactly one user_id"
+            )
+
+    async def count(self, user_id: str | None = None) -> int:
+        with translate_errors("count"):
+            n = await self._pool.fetchval(
+                "select count(*) from memories where ($1::text is null or user_id = $1)", user_id
+            )
+        return int(n)

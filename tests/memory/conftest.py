@@ -1,0 +1,45 @@
+"""Real services for the memory tests: an embedded Postgres and a local Supermemory server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from callflow.memory.postgres import PostgresMemory
+from callflow.memory.supermemory import SupermemoryMemory
+from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
+from tests.memory.supermemory_server import SupermemoryServer
+
+API_KEY = "sm-test-key"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def memory_pg() -> AsyncIterator[LocalPostgres]:
+    pg = await start_scratch_postgres()
+    yield pg
+    pg.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def pg_memory(memory_pg: LocalPostgres) -> AsyncIterator[PostgresMemory]:
+    store = await PostgresMemory.connect(memory_pg.dsn)
+    yield store
+    await store.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def supermemory_server() -> AsyncIterator[SupermemoryServer]:
+    server = SupermemoryServer(api_key=API_KEY)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sm_memory(supermemory_server: SupermemoryServer) -> AsyncIterator[SupermemoryMemory]:
+    supermemory_server.seen.clear()
+    supermemory_server.fail_next.clear()
+    store = SupermemoryMemory.create(API_KEY, supermemory_server.url)
+    yield store
+    await store.close()

@@ -1,0 +1,136 @@
+"""A local server speaking Supermemory's v5 namespace API, for the Supermemory adapter's tests.
+
+It enforces what the hosted API requires (Bearer API key, JSON bodies, `content` on add, `query`
+on search, metadata values that are strings, numbers, booleans or string lists) and answers in
+the SDK's documented shapes: add -> DocumentRef {id, status}; search -> {results, searchTime}.
+Documents live in memory per namespace, keyed by id (a reused id replaces the document, as the
+hosted service keeps one document per caller-defined id). `fail_next` injects failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from callflow.stack.temporal import free_port, wait_for_port
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class SupermemoryServer:
+    api_key: str
+    documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    fail_next: list[tuple[int, Any]] = field(default_factory=list)
+    url: str = ""
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        app = Starlette(
+            routes=[
+                Route("/ns/{ns}/document", self._add, methods=["POST"]),
+                Route("/ns/{ns}/search", self._search, methods=["POST"]),
+            ]
+        )
+        port = free_port()
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        self._task = asyncio.create_task(self._server.serve())
+        await wait_for_port("127.0.0.1", port, 10, "local Supermemory server")
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+
+    async def _admit(self, request: Request) -> tuple[dict[str, Any], Response | None]:
+        body = await request.json() if await request.body() else {}
+        self.seen.append(
+            Seen(request.url.path, {k.lower(): v for k, v in request.headers.items()}, body)
+        )
+        if self.fail_next:
+            status, payload = self.fail_next.pop(0)
+            return body, JSONResponse(payload, status_code=status)
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return body, JSONResponse({"error": "Unauthorized"}, status_code=401)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return body, JSONResponse({"error": "Expected JSON"}, status_code=400)
+        if not isinstance(body, dict):
+            return body, JSONResponse({"error": "Body must be an object"}, status_code=400)
+        return body, None
+
+    async def _add(self, request: Request) -> Response:
+        body, refusal = await self._admit(request)
+        if refusal is not None:
+            return refusal
+        content = body.get("content")
+        if not isinstance(content, str) or not content:
+            return JSONResponse({"error": "content is required"}, status_code=400)
+        doc_id = body.get("id") or uuid.uuid4().hex
+        if not isinstance(doc_id, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,255}", doc_id):
+            return JSONResponse({"error": "id is invalid"}, status_code=400)
+        metadata = body.get("metadata") or {}
+        for key, value in metadata.items():
+            ok = isinstance(value, (str, int, float, bool)) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            )
+            if not ok:
+                return JSONResponse({"error": f"metadata.{key} is invalid"}, status_code=400)
+        ns = request.path_params["ns"]
+        now = datetime.now(UTC).isoformat()
+        previous = self.documents.setdefault(ns, {}).get(doc_id)
+        self.documents[ns][doc_id] = {
+            "content": content,
+            "metadata": metadata,
+            "createdAt": previous["createdAt"] if previous else now,
+            "updatedAt": now,
+        }
+        return JSONResponse({"id": doc_id, "status": "queued"})
+
+    async def _search(self, request: Request) -> Response:
+        body, refusal = await self._admit(request)
+        if refusal is not None:
+            return refusal
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return JSONResponse({"error": "query is required"}, status_code=400)
+        limit = body.get("limit", 10)
+        words = set(re.findall(r"\w+", query.lower()))
+        scored = []
+        for doc_id, doc in self.documents.get(request.path_params["ns"], {}).items():
+            overlap = words & set(re.findall(r"\w+", doc["content"].lower()))
+            if overlap:
+                scored.append((len(overlap) / len(words), doc_id, doc))
+        scored.sort(key=lambda s: -s[0])
+        results = [
+            {
+                "id": doc_id,
+                "chunk": doc["content"],
+                "metadata": doc["metadata"],
+                "similarity": round(score, 4),
+                "isLatest": True,
+                "isInference": False,
+                "system": {"updatedAt": doc["updatedAt"], "createdAt": doc["createdAt"]},
+            }
+            for score, doc_id, doc in scored[:limit]
+        ]
+        return JSONResponse({"results": results, "searchTime": 1.5})
