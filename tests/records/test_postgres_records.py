@@ -18,7 +18,7 @@ from callflow.stack.postgres import (
     apply_migrations,
     dsn_for,
     migration_files,
-    start_postgres,
+    start_postgres_blocking,
     start_scratch_postgres,
 )
 
@@ -205,7 +205,8 @@ async def test_restart_on_same_dir_keeps_data() -> None:
     await store.upsert_user(User("kept", "Kept", "tok"))
     await store.close()
     first.stop()
-    second = await start_postgres(data_dir)
+    # The synchronous entry point, called from inside a running event loop.
+    second = start_postgres_blocking(data_dir)
     try:
         assert second.applied_migrations == []
         store = await PostgresRecords.connect(second.dsn)
