@@ -341,8 +341,14 @@ async def _unless_hung_up(
             if not pending.done():
                 pending.cancel()
     if task in done:
-        task.result()  # re-raise its error, if any
-        return True
+        if task.exception() is None:
+            return True
+        # The room closing under a request fails it first; the disconnect event follows.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hung_up.wait(), 1.0)
+        if hung_up.is_set():
+            return False
+        task.result()  # a failure of its own: raise it
     if ended in done:
         return False
     raise TimeoutError(f"{what} got no answer from LiveKit in {timeout_s}s")

@@ -7,6 +7,7 @@ instance gets its own free signal, RTC-TCP and UDP ports so several can run side
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -17,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from callflow.stack.temporal import free_port
 
 LIVEKIT_VERSION = "v1.13.5"
 LIVEKIT_MODULE = "github.com/livekit/livekit-server/cmd/server"
@@ -31,10 +30,8 @@ class LiveKitStackError(Exception):
     """The local livekit-server could not be found, built, configured or started."""
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class _ServerExited(LiveKitStackError):
+    """The server process exited while starting (often: a port was taken meanwhile)."""
 
 
 def _ensure_free(port: int) -> None:
@@ -166,7 +163,7 @@ async def _wait_until_answering(
         while True:
             if process.poll() is not None:
                 tail = log_path.read_text(errors="replace")[-2000:]
-                raise LiveKitStackError(
+                raise _ServerExited(
                     f"livekit-server exited with code {process.returncode}; log tail:\n{tail}"
                 )
             try:
@@ -180,6 +177,23 @@ async def _wait_until_answering(
                     f"livekit-server did not answer on {http_url} in {timeout_s}s"
                 )
             await asyncio.sleep(0.05)
+
+
+def _pick_ports(signal_port: int) -> dict[str, int]:
+    """Free ports for signal (TCP), RTC over TCP and RTC over UDP, all distinct.
+
+    The sockets stay open until every port is chosen so the kernel cannot hand one out twice.
+    """
+    with contextlib.ExitStack() as held:
+        tcp = [held.enter_context(socket.socket()) for _ in range(2)]
+        udp = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        for sock in [*tcp[: 1 if signal_port else 2], udp]:
+            sock.bind(("127.0.0.1", 0))
+        if signal_port:
+            chosen = [signal_port, tcp[0].getsockname()[1]]
+        else:
+            chosen = [tcp[0].getsockname()[1], tcp[1].getsockname()[1]]
+        return {"signal": chosen[0], "rtc_tcp": chosen[1], "udp": udp.getsockname()[1]}
 
 
 async def start_livekit(
@@ -208,23 +222,50 @@ async def start_livekit(
     binary = find_livekit_binary()
     if port:
         _ensure_free(port)
-    else:
-        port = free_port()
-    ports = {"signal": port, "rtc_tcp": free_port(), "udp": free_udp_port()}
     state_dir.mkdir(parents=True, exist_ok=True)
+    # Ports picked here can be taken by another process before the server binds them; when
+    # that makes the server exit, try again with fresh ones.
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        ports = _pick_ports(port)
+        try:
+            return await _launch(
+                binary,
+                state_dir,
+                ports,
+                render_config(
+                    port=ports["signal"],
+                    rtc_tcp_port=ports["rtc_tcp"],
+                    udp_port=ports["udp"],
+                    api_key=api_key,
+                    api_secret=api_secret,
+                    webhook_urls=webhook_urls,
+                    auto_create_rooms=auto_create_rooms,
+                    log_level=log_level,
+                ),
+                api_key=api_key,
+                api_secret=api_secret,
+                timeout_s=timeout_s,
+            )
+        except _ServerExited:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _launch(
+    binary: Path,
+    state_dir: Path,
+    ports: dict[str, int],
+    config: str,
+    *,
+    api_key: str,
+    api_secret: str,
+    timeout_s: float,
+) -> LocalLiveKit:
+    port = ports["signal"]
     config_path = state_dir / f"livekit-{port}.yaml"
-    config_path.write_text(
-        render_config(
-            port=port,
-            rtc_tcp_port=ports["rtc_tcp"],
-            udp_port=ports["udp"],
-            api_key=api_key,
-            api_secret=api_secret,
-            webhook_urls=webhook_urls,
-            auto_create_rooms=auto_create_rooms,
-            log_level=log_level,
-        )
-    )
+    config_path.write_text(config)
     config_path.chmod(0o600)  # it holds the API secret
     log_path = state_dir / f"livekit-{port}.log"
     began = time.monotonic()
