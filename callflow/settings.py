@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     phone_voice: str = "en-gb+f3"  # espeak-ng voice of the phone simulator's user
     device_rpc_timeout_s: float = 5.0
     agent_idle_processes: int = 1  # pre-started job processes of the agent worker
+    # The worker stops taking calls above this machine CPU load (0..1). livekit-agents' default,
+    # 0.7, refuses calls on a busy 2-core dev machine running the whole stack, and a refused
+    # dispatch is not retried by the server: locally, never refuse (set e.g. 0.8 in production).
+    agent_load_threshold: float = float("inf")
 
     # --- memory (unset -> Postgres full-text)
     supermemory_api_key: SecretStr | None = Field(default=None, alias="SUPERMEMORY_API_KEY")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest_asyncio
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -20,7 +18,6 @@ from agent.signals import (
     TemporalWorkflowSignals,
     turn_event_id,
 )
-from callflow.stack.temporal import venv_bin
 from workflows.messages import AgentReady, AgentReport, TranscriptTurnSignal
 
 
@@ -87,15 +84,6 @@ class SignalSink:
     def agent_report(self, msg: AgentReport) -> None:
         self._record(msg.event_id)
         self.done = True
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_bin("temporal-test-server"))
-    )
-    yield env
-    await env.shutdown()
 
 
 async def test_temporal_signals_reach_the_workflow_and_resends_dedupe(

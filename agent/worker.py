@@ -1,0 +1,105 @@
+"""The voice agent's livekit-agents worker (explicit dispatch by `agent_name`).
+
+Run it with `python -m agent.worker start` (`agent_command()` gives the argv and `agent_env()`
+the environment for a subprocess). `start` is the production mode: no file watching, and
+nothing is downloaded at start (silero's model ships in its wheel; the turn detector's
+v1-mini weights ship in livekit-local-inference).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+from livekit.agents import JobContext, JobProcess, WorkerOptions, cli
+
+from agent.call_session import PhoneNeverJoined, run_call
+from agent.errors import AgentError
+from agent.metadata import parse_call_context
+from agent.offline.script import get_script
+from agent.providers import build_providers, load_vad
+from agent.signals import TemporalWorkflowSignals
+from callflow.settings import Settings, get_settings
+
+logger = logging.getLogger("callflow.agent.worker")
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load the models once per job process, before any call arrives."""
+    proc.userdata["vad"] = load_vad()
+    try:
+        from livekit import local_inference
+
+        local_inference.init_eot()  # ~100 MB of bundled end-of-turn weights
+    except Exception:  # the detector loads lazily on first use instead
+        logger.exception("could not preload the local end-of-turn model")
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = get_settings()
+    await ctx.connect()
+    call = parse_call_context(ctx.job.metadata or ctx.room.metadata)
+    ctx.log_context_fields = {"call_id": call.call_id, "room": ctx.room.name}
+    providers = build_providers(
+        settings, get_script(call.script), vad_model=ctx.proc.userdata.get("vad")
+    )
+    signals = TemporalWorkflowSignals.from_settings(call.workflow_id, settings)
+    try:
+        await run_call(ctx.room, call, settings=settings, providers=providers, signals=signals)
+    except PhoneNeverJoined as exc:
+        logger.warning("%s", exc)
+    except AgentError:
+        logger.exception("call %s failed in the agent", call.call_id)
+        raise
+    finally:
+        await signals.aclose()
+        ctx.shutdown("call ended")
+
+
+def worker_options(settings: Settings) -> WorkerOptions:
+    return WorkerOptions(
+        entrypoint_fnc=entrypoint,
+        prewarm_fnc=prewarm,
+        agent_name=settings.agent_name,
+        ws_url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret.get_secret_value(),
+        host="127.0.0.1",
+        port=0,  # the worker's health endpoint; 0 = any free port, several workers may run
+        num_idle_processes=settings.agent_idle_processes,
+        load_threshold=settings.agent_load_threshold,
+    )
+
+
+def agent_env(settings: Settings) -> dict[str, str]:
+    """Environment for the worker subprocess: LiveKit credentials under the names the
+    livekit-agents CLI reads, and no pre-loading of models the calls do not use."""
+    return {
+        **os.environ,
+        "LIVEKIT_URL": settings.livekit_url,
+        "LIVEKIT_API_KEY": settings.livekit_api_key,
+        "LIVEKIT_API_SECRET": settings.livekit_api_secret.get_secret_value(),
+    }
+
+
+def agent_command() -> list[str]:
+    return [sys.executable, "-m", "agent.worker", "start"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = get_settings()
+    os.environ.update({k: v for k, v in agent_env(settings).items() if k.startswith("LIVEKIT_")})
+    args = list(sys.argv[1:] if argv is None else argv) or ["start"]
+    if args[0] == "dev":
+        raise SystemExit("use `start`: `dev` watches files and is not how callflow runs the agent")
+    sys.argv = [sys.argv[0], *args]
+    # run_app is the documented entry for `python myagent.py start`; it warns that the rich CLI
+    # will move to `lk agent`, which is not installed here.
+    warnings.filterwarnings("ignore", message="the built-in Python CLI is deprecated")
+    cli.run_app(worker_options(settings))
+
+
+if __name__ == "__main__":
+    main()
