@@ -160,15 +160,18 @@ class CallWorkflows:
     @asynccontextmanager
     async def _budget(self, what: str) -> AsyncIterator[None]:
         """Bound a Temporal call in time and translate transport failures."""
+        late = TemporalUnavailable(
+            f"Temporal did not answer within {self.budget_s:g}s while {what} (server down or "
+            "overloaded, or no worker polling the task queue)"
+        )
         try:
             async with asyncio.timeout(self.budget_s):
                 yield
         except TimeoutError as e:
-            raise TemporalUnavailable(
-                f"Temporal did not answer within {self.budget_s:g}s while {what}"
-            ) from e
+            raise late from e
         except RPCTimeoutOrCancelledError as e:
-            raise TemporalTimeout(f"Temporal timed out while {what}") from e
+            # The SDK turns the budget's cancellation of an update into this error.
+            raise late from e
         except RPCError as e:
             raise _translate_rpc_error(e, what) from e
         except RuntimeError as e:

@@ -92,8 +92,10 @@ async def records(service_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
 async def stack(temporal_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
     client = await Client.connect(temporal_server.address)
     settings = service_settings(temporal_server.ui_url)
+    # A generous budget: concurrent test sessions share two cores, and an update needs a
+    # workflow task; the budget itself is tested in test_dependencies_down.py.
     app = create_app(
-        ServiceDeps(temporal=client, records=records, settings=settings, temporal_budget_s=3.0)
+        ServiceDeps(temporal=client, records=records, settings=settings, temporal_budget_s=10.0)
     )
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
         server = await serve(app, "127.0.0.1", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from callflow.stack.postgres import LocalPostgres
 from callflow.stack.temporal import free_port, start_dev_server
 from tests.service.conftest import KNOWN_USER, Stack, service_settings
 from tests.service.livekit_signing import event_body, signed_headers
-from workflows.messages import room_name_for
+from workflows.messages import CallInput, room_name_for, workflow_id_for
 
 BUDGET_S = 1.0
 
@@ -102,3 +103,35 @@ async def test_records_store_failure_is_503_without_its_details(
     error = response.json()["error"]
     assert error["code"] == "records_unavailable"
     assert service_pg.dsn not in error["message"]
+
+
+async def test_no_worker_answering_is_503_within_the_budget(
+    stack: Stack, records: PostgresRecords
+) -> None:
+    call_id = uuid.uuid4().hex
+    await stack.client.start_workflow(
+        "CallWorkflow",
+        CallInput(call_id=call_id, user_id=KNOWN_USER),
+        id=workflow_id_for(call_id),
+        task_queue="no-worker-polls-this",
+    )
+    app = create_app(
+        ServiceDeps(
+            temporal=stack.client,
+            records=records,
+            settings=service_settings(),
+            temporal_budget_s=BUDGET_S,
+        )
+    )
+
+    async with asgi_client(app) as http:
+        started = time.monotonic()
+        cancel = await http.post(f"/calls/{call_id}/cancel", json={"reason": "stuck"})
+        status = await http.get(f"/calls/{call_id}")
+        elapsed = time.monotonic() - started
+
+    for response in (cancel, status):
+        assert response.status_code == 503, response.text
+        assert "no worker polling the task queue" in response.json()["error"]["message"]
+    assert elapsed < 2 * BUDGET_S + 2.5, elapsed
+    await stack.client.get_workflow_handle(workflow_id_for(call_id)).terminate("test done")
