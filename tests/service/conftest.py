@@ -92,11 +92,7 @@ async def records(service_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
 async def stack(temporal_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
     client = await Client.connect(temporal_server.address)
     settings = service_settings(temporal_server.ui_url)
-    # A generous budget: concurrent test sessions share two cores, and an update needs a
-    # workflow task; the budget itself is tested in test_dependencies_down.py.
-    app = create_app(
-        ServiceDeps(temporal=client, records=records, settings=settings, temporal_budget_s=10.0)
-    )
+    app = create_app(ServiceDeps(temporal=client, records=records, settings=settings))
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
         server = await serve(app, "127.0.0.1", 0)
         http = httpx.AsyncClient(base_url=server.url, timeout=10)

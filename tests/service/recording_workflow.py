@@ -40,8 +40,11 @@ class Received:
 
 @workflow.defn(name="CallWorkflow")
 class RecordingCallWorkflow:
-    def __init__(self) -> None:
-        self.received = Received()
+    # @workflow.init: an update or signal delivered with the start runs its handler before
+    # `run` begins, so the input must be in place from construction.
+    @workflow.init
+    def __init__(self, call_input: CallInput) -> None:
+        self.received = Received(call_input=call_input)
         self.stage = STAGE_AWAITING_JOIN
         self.outcome: str | None = None
         self.room: str | None = None
@@ -50,7 +53,6 @@ class RecordingCallWorkflow:
 
     @workflow.run
     async def run(self, call_input: CallInput) -> str:
-        self.received.call_input = call_input
         await workflow.wait_condition(lambda: self.finish_requested)
         return self.outcome or "completed"
 
