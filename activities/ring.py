@@ -68,7 +68,9 @@ class RingActivities:
         )
         apns_id = apns_id_for(input.call_id, input.attempt)
         if not await self._records.claim_push(input.call_id, input.attempt):
-            activity.logger.info("push for %s attempt %s already sent", input.call_id, input.attempt)
+            activity.logger.info(
+                "push for %s attempt %s already sent", input.call_id, input.attempt
+            )
             return RingOutput(input.room, apns_id, False, True, grant.expires_at)
         payload: dict[str, object] = {
             "call_id": input.call_id,

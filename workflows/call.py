@@ -6,13 +6,14 @@ conditions over that state, so the order in which messages arrive never matters.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -323,24 +324,17 @@ class CallWorkflow:
             if ring.push_sent:
                 self._pushes_sent += 1
             self._enter(STAGE_AWAITING_JOIN)
-            await self._wait(
-                timings.join_timeout_s,
-                lambda: room in self._joined_rooms
-                or room in self._finished_rooms
-                or self._interrupted(),
-            )
-            self._check_interrupts()
+            await self._wait(timings.join_timeout_s, partial(self._answered_or_over, room))
             if room in self._joined_rooms:
-                return
+                return  # answered: a late decline from this push changes nothing
+            self._check_interrupts()
             # Not answered: close the room so the agent leaves, then back off and ring again.
             await self._close_room(room)
             if attempt < timings.max_attempts:
                 self._enter(STAGE_BACKING_OFF)
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
-        raise _CallEnded(
-            Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)"
-        )
+        raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
 
     async def _await_room_finished(self) -> str:
         """Wait for LiveKit's room_finished; probe the room meanwhile; close it at the cap."""
@@ -583,6 +577,9 @@ class CallWorkflow:
             }
         )
 
+    def _answered_or_over(self, room: str) -> bool:
+        return room in self._joined_rooms or room in self._finished_rooms or self._interrupted()
+
     def _interrupted(self) -> bool:
         return self._cancel is not None or self._declined is not None
 
@@ -597,7 +594,7 @@ class CallWorkflow:
         try:
             await workflow.wait_condition(condition, timeout=timedelta(seconds=seconds))
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def _close_room(self, room: str) -> None:
@@ -615,7 +612,7 @@ class CallWorkflow:
         self._set_search_attributes()
 
     def _set_search_attributes(self, *, user: bool = False, outcome: bool = False) -> None:
-        pairs: list[SearchAttributePair] = [
+        pairs: list[SearchAttributeUpdate[Any]] = [
             CALL_STAGE.value_set(self._stage),
             CALL_ATTEMPT.value_set(self._attempt),
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+TASK_QUEUE = "callflow"  # the one task queue of workers, agent signals and the call API
 WORKFLOW_ID_PREFIX = "call-"
 ROOM_PREFIX = "callflow-"
 

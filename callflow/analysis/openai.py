@@ -1,0 +1,73 @@
+"""Post-call analysis by an OpenAI-compatible chat model with structured (json_schema) output."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+
+from callflow.analysis import schema
+from callflow.analysis.errors import AnalysisRejected, AnalysisUnavailable
+from callflow.models import Commitment
+from callflow.ports import CallAnalysis
+
+SYSTEM_PROMPT = (
+    "You analyse a finished accountability phone call between a coach (the agent) and a user. "
+    "Summarise it in two or three sentences, judge the user's mood, list every new commitment "
+    "the user made (with its ISO due date if one was agreed), say for each commitment that was "
+    "due whether the user kept it, broke it, or it stayed unclear (use its commitment_id), and "
+    "suggest topics for the next call. Only use what the transcript says."
+)
+
+
+class OpenAIAnalyzer:
+    def __init__(self, client: openai.AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._model = model
+
+    @classmethod
+    def create(cls, api_key: str, model: str, base_url: str | None = None) -> OpenAIAnalyzer:
+        return cls(openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0), model)
+
+    @property
+    def provider(self) -> str:
+        return f"openai:{self._model}"
+
+    async def analyze(
+        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+    ) -> CallAnalysis:
+        user_message = json.dumps(
+            {
+                "due_commitments": [
+                    {"commitment_id": c.commitment_id, "text": c.text, "due_date": c.due_date}
+                    for c in due_commitments
+                ],
+                "transcript": transcript,
+            }
+        )
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._model,
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": user_message},
+                ],
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "call_analysis",
+                        "strict": True,
+                        "schema": schema.json_schema(),
+                    },
+                },
+                temperature=0,
+            )
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
+            raise AnalysisUnavailable(f"LLM unavailable: {e}") from e
+        except openai.APIStatusError as e:
+            raise AnalysisRejected(
+                f"LLM refused the request ({e.status_code}): check OPENAI_API_KEY and "
+                f"CALLFLOW_OPENAI_MODEL"
+            ) from e
+        content = response.choices[0].message.content or ""
+        return schema.parse(content, self.provider, {c.commitment_id for c in due_commitments})

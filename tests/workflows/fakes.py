@@ -1,0 +1,201 @@
+"""In-memory port implementations that drive the workflow-logic tests.
+
+They stand in for the real adapters only where the workflow itself is under test (the adapters
+have their own tests against real services). The fake phone answers, ignores or declines each
+push by signalling the workflow *before* the push activity returns, so the time-skipping
+server cannot skip past the join timeout while the signal is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+
+from callflow.models import CallRecord, Commitment, MemoryItem, User
+from callflow.ports import (
+    CallAnalysis,
+    CommitmentUpdate,
+    NewCommitment,
+    PostCallEvent,
+    PushResult,
+    RoomGrant,
+    RoomState,
+    VoipPush,
+)
+from callflow.push.errors import DeviceUnreachable, PushRetryable
+from workflows.messages import (
+    Declined,
+    ParticipantEvent,
+    RoomFinished,
+    TranscriptTurnSignal,
+    workflow_id_for,
+)
+
+
+class MemoryRecords:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.commitments: dict[str, Commitment] = {}
+        self.calls: dict[str, CallRecord] = {}
+        self.save_count = 0
+        self.pushes: dict[tuple[str, int], str] = {}
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self.users.get(user_id)
+
+    async def upsert_user(self, user: User) -> None:
+        self.users[user.user_id] = user
+
+    async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
+        return [
+            c
+            for c in self.commitments.values()
+            if c.user_id == user_id
+            and c.status == "open"
+            and (c.due_date is None or c.due_date <= on_or_before)
+        ]
+
+    async def upsert_commitments(self, commitments: list[Commitment]) -> None:
+        for c in commitments:
+            self.commitments[c.commitment_id] = c
+
+    async def save_call(self, record: CallRecord) -> None:
+        self.save_count += 1
+        self.calls[record.call_id] = record
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        return self.calls.get(call_id)
+
+    async def claim_push(self, call_id: str, attempt: int) -> bool:
+        return self.pushes.get((call_id, attempt)) != "sent"
+
+    async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
+        self.pushes[(call_id, attempt)] = "sent"
+
+
+class MemoryMemory:
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, str]] = {}  # call_id -> (user_id, content)
+        self.fail_search = False
+        self.search_delay_s = 0.0
+        self.writes = 0
+
+    async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
+        if self.search_delay_s:
+            await asyncio.sleep(self.search_delay_s)
+        if self.fail_search:
+            raise ConnectionError("memory service down")
+        return [
+            MemoryItem(content, 1.0, call_id)
+            for call_id, (uid, content) in self.items.items()
+            if uid == user_id
+        ][:limit]
+
+    async def write(
+        self, user_id: str, call_id: str, content: str, metadata: dict[str, str]
+    ) -> None:
+        self.writes += 1
+        self.items[call_id] = (user_id, content)
+
+
+@dataclass
+class FakeRooms:
+    created: list[str] = field(default_factory=list)
+    dispatched: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)
+    # room -> whether a probe still finds it (default: exists until deleted)
+    probe_exists: Callable[[str], bool] | None = None
+
+    async def create_room(self, room: str, metadata: str, empty_timeout_s: int) -> None:
+        if room not in self.created:
+            self.created.append(room)
+
+    async def dispatch_agent(self, room: str, agent_name: str, metadata: str) -> None:
+        if room not in self.dispatched:
+            self.dispatched.append(room)
+
+    def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
+        return RoomGrant(room, "ws://fake", f"token-for-{identity}-{room}", "2099-01-01T00:00:00")
+
+    async def delete_room(self, room: str) -> None:
+        self.deleted.append(room)
+
+    async def probe_room(self, room: str) -> RoomState:
+        self.probes.append(room)
+        exists = room not in self.deleted
+        if self.probe_exists is not None:
+            exists = exists and self.probe_exists(room)
+        return RoomState(exists=exists, participant_identities=[])
+
+
+PhoneAction = str  # "answer" | "answer_no_finish" | "ignore" | "decline" | "unreachable" | "busy"
+
+
+class FakePhone:
+    """A PushSender whose device reacts to each push by signalling the workflow."""
+
+    def __init__(self, client: Client, actions: list[PhoneAction], user_id: str) -> None:
+        self._client = client
+        self._actions = actions
+        self._user_id = user_id
+        self.pushes: list[VoipPush] = []
+        self.on_answer: Callable[[str, str], Awaitable[None]] | None = None
+
+    async def send_voip(self, push: VoipPush) -> PushResult:
+        action = self._actions[min(len(self.pushes), len(self._actions) - 1)]
+        if action == "unreachable":
+            raise DeviceUnreachable("410 Unregistered", status=410, reason="Unregistered")
+        if action == "busy":
+            self._actions = self._actions[1:] or ["answer"]
+            raise PushRetryable("429 TooManyRequests", status=429)
+        self.pushes.append(push)
+        call_id = str(push.payload["call_id"])
+        room = str(push.payload["room"])
+        handle = self._client.get_workflow_handle(workflow_id_for(call_id))
+        if action in ("answer", "answer_no_finish"):
+            joined = ParticipantEvent(f"join-{room}", room, self._user_id)
+            await handle.signal("participant_joined", joined)
+            if self.on_answer is not None:
+                await self.on_answer(call_id, room)
+            if action == "answer":
+                await handle.signal("room_finished", RoomFinished(f"fin-{room}", room))
+        elif action == "decline":
+            await handle.signal("declined", Declined(f"decline-{room}"))
+        return PushResult(apns_id=push.apns_id, delivered=True, status=200)
+
+
+class ScriptedAnalyzer:
+    provider = "test analyzer"
+
+    def __init__(self) -> None:
+        self.seen_transcripts: list[list[dict[str, str]]] = []
+
+    async def analyze(
+        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+    ) -> CallAnalysis:
+        self.seen_transcripts.append(transcript)
+        return CallAnalysis(
+            summary=f"{len(transcript)} turns",
+            mood="good",
+            new_commitments=[NewCommitment("run 5k", "2026-12-01")],
+            commitment_updates=[CommitmentUpdate(c.commitment_id, "kept") for c in due_commitments],
+            topics_next_time=["running"],
+            provider=self.provider,
+        )
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.events: list[PostCallEvent] = []
+
+    async def post_call(self, event: PostCallEvent) -> bool:
+        self.events.append(event)
+        return True
+
+
+def turn(n: int, role: str, text: str) -> TranscriptTurnSignal:
+    return TranscriptTurnSignal(f"turn-{n}", role, text, float(n), float(n) + 0.5)

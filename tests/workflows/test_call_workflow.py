@@ -1,0 +1,338 @@
+"""Every outcome and branch of CallWorkflow on the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from callflow.models import Commitment, User
+from tests.workflows.fakes import (
+    FakePhone,
+    FakeRooms,
+    MemoryMemory,
+    MemoryRecords,
+    RecordingNotifier,
+    ScriptedAnalyzer,
+    turn,
+)
+from worker import Ports, create_worker
+from workflows.call import CallWorkflow
+from workflows.messages import (
+    AgentReady,
+    AgentReport,
+    CallInput,
+    CallResult,
+    CallStatus,
+    CallTimings,
+    CancelRequest,
+    Declined,
+    ParticipantEvent,
+    PriceTable,
+    RoomFinished,
+    workflow_id_for,
+)
+
+USER = "user-1"
+TIMINGS = CallTimings(
+    join_timeout_s=45,
+    max_attempts=3,
+    retry_backoff_s=[120, 300],
+    max_call_s=900,
+    room_probe_interval_s=30,
+    memory_budget_ms=400,
+)
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    records: MemoryRecords
+    memory: MemoryMemory
+    rooms: FakeRooms
+    analyzer: ScriptedAnalyzer
+    notifier: RecordingNotifier
+    task_queue: str
+    phone: FakePhone | None = None
+
+    async def run(
+        self,
+        actions: list[str],
+        *,
+        timings: CallTimings = TIMINGS,
+        during: Callable[[WorkflowHandle[CallWorkflow, CallResult]], Awaitable[None]] | None = None,
+        on_answer: Callable[[str, str], Awaitable[None]] | None = None,
+        **input_fields: object,
+    ) -> tuple[CallResult, CallStatus]:
+        self.phone = FakePhone(self.env.client, actions, USER)
+        self.phone.on_answer = on_answer
+        ports = Ports(
+            self.records, self.memory, self.phone, self.rooms, self.analyzer, self.notifier
+        )
+        call_id = f"c-{uuid.uuid4().hex[:10]}"
+        async with create_worker(self.env.client, ports, task_queue=self.task_queue):
+            handle = await self.env.client.start_workflow(
+                CallWorkflow.run,
+                CallInput(call_id=call_id, user_id=USER, timings=timings, **input_fields),  # type: ignore[arg-type]
+                id=workflow_id_for(call_id),
+                task_queue=self.task_queue,
+            )
+            if during is not None:
+                await during(handle)
+            result = await handle.result()
+            # A query needs a worker, even on a finished workflow: ask before it stops.
+            return result, await handle.query(CallWorkflow.status)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def h(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    records = MemoryRecords()
+    await records.upsert_user(User(USER, "Ada", voip_token="ab" * 32))
+    await records.upsert_commitments(
+        [Commitment("cm-1", USER, "walk 10k steps daily", "2020-01-01")]
+    )
+    yield Harness(
+        time_env,
+        records,
+        MemoryMemory(),
+        FakeRooms(),
+        ScriptedAnalyzer(),
+        RecordingNotifier(),
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+    )
+
+
+def stage_names(result: CallResult) -> list[str]:
+    return [s.stage for s in result.stages]
+
+
+async def test_join_on_first_attempt_completes_the_whole_pipeline(h: Harness) -> None:
+    result, status = await h.run(["answer"])
+
+    assert result.outcome == "completed"
+    assert result.attempts == 1 and result.pushes_sent == 1
+    assert result.ended_by == "room_finished"
+    assert stage_names(result) == [
+        "scheduled",
+        "loading_user",
+        "fetching_memory",
+        "ringing",
+        "awaiting_join",
+        "in_call",
+        "analyzing",
+        "writing_memory",
+        "saving_record",
+        "notifying",
+        "done",
+    ]
+    assert result.memory_written and result.record_saved and result.post_call_webhook_delivered
+    push = h.phone.pushes[0]  # type: ignore[union-attr]
+    assert push.payload["provider"] == "livekit"
+    assert push.payload["room"] == f"callflow-{result.call_id}-a1"
+    assert set(push.payload) >= {
+        "call_id",
+        "livekit_url",
+        "room",
+        "token",
+        "caller_name",
+        "expires_at",
+    }
+    record = h.records.calls[result.call_id]
+    assert record.outcome == "completed" and record.summary == "0 turns"
+    assert h.records.commitments["cm-1"].status == "kept"
+    assert any(
+        c.text == "run 5k" and c.source_call_id == result.call_id
+        for c in h.records.commitments.values()
+    )
+    assert h.memory.items[result.call_id][0] == USER
+    assert [e.outcome for e in h.notifier.events] == ["completed"]
+    assert h.rooms.dispatched == [f"callflow-{result.call_id}-a1"]
+    assert status.stage == "done" and status.outcome == "completed"
+
+
+async def test_join_on_third_attempt_after_two_timeouts_uses_the_backoff(h: Harness) -> None:
+    result, _ = await h.run(["ignore", "ignore", "answer"])
+
+    assert result.outcome == "completed" and result.attempts == 3
+    assert len(h.phone.pushes) == 3  # type: ignore[union-attr]
+    rooms = [p.payload["room"] for p in h.phone.pushes]  # type: ignore[union-attr]
+    assert rooms == [f"callflow-{result.call_id}-a{n}" for n in (1, 2, 3)]
+    # the unanswered rooms were closed
+    assert set(rooms[:2]) <= set(h.rooms.deleted)
+    at = {(m.stage, i): datetime.fromisoformat(m.at) for i, m in enumerate(result.stages)}
+    rings = sorted(t for (stage, _), t in at.items() if stage == "ringing")
+    # join timeout + back-off between rings: 45 s + 120 s, then 45 s + 300 s
+    assert (rings[1] - rings[0]) >= timedelta(seconds=165)
+    assert (rings[1] - rings[0]) < timedelta(seconds=175)
+    assert (rings[2] - rings[1]) >= timedelta(seconds=345)
+    assert (rings[2] - rings[1]) < timedelta(seconds=355)
+
+
+async def test_missed_after_n_attempts_sends_exactly_n_pushes(h: Harness) -> None:
+    result, _ = await h.run(["ignore"])
+
+    assert result.outcome == "missed"
+    assert result.pushes_sent == 3 and len(h.phone.pushes) == 3  # type: ignore[union-attr]
+    assert h.records.calls[result.call_id].outcome == "missed"
+    assert "analyzing" not in stage_names(result)
+    assert h.memory.writes == 0
+    assert [e.outcome for e in h.notifier.events] == ["missed"]
+
+
+async def test_declined_stops_ringing(h: Harness) -> None:
+    result, _ = await h.run(["decline", "answer"])
+
+    assert result.outcome == "declined"
+    assert len(h.phone.pushes) == 1  # type: ignore[union-attr]
+    assert result.failure_reason == "declined on CallKit"
+    assert h.rooms.deleted == [f"callflow-{result.call_id}-a1"]
+    assert h.records.calls[result.call_id].outcome == "declined"
+
+
+async def test_unreachable_on_apns_410_pushes_once_and_never_retries(h: Harness) -> None:
+    result, _ = await h.run(["unreachable"])
+
+    assert result.outcome == "unreachable"
+    assert result.pushes_sent == 0 and result.attempts == 1
+    assert "device unreachable" in (result.failure_reason or "")
+    assert h.records.calls[result.call_id].outcome == "unreachable"
+
+
+async def test_apns_throttling_is_retried_and_rings_once(h: Harness) -> None:
+    result, _ = await h.run(["busy", "answer"])
+
+    assert result.outcome == "completed"
+    assert len(h.phone.pushes) == 1  # type: ignore[union-attr]
+
+
+async def test_user_without_push_token_is_unreachable(h: Harness) -> None:
+    await h.records.upsert_user(User(USER, "Ada", voip_token=None))
+    result, _ = await h.run(["answer"])
+    assert result.outcome == "unreachable" and result.pushes_sent == 0
+
+
+async def test_unknown_user_fails_with_reason(h: Harness) -> None:
+    h.records.users.clear()
+    result, _ = await h.run(["answer"])
+    assert result.outcome == "failed"
+    assert "user_id='user-1'" in (result.failure_reason or "")
+    assert h.records.calls[result.call_id].outcome == "failed"
+
+
+async def test_cancel_via_update_while_awaiting_join(h: Harness) -> None:
+    async def cancel(handle: WorkflowHandle[CallWorkflow, CallResult]) -> None:
+        while (await handle.query(CallWorkflow.status)).stage != "awaiting_join":
+            await asyncio.sleep(0.02)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(CallWorkflow.cancel, CancelRequest(reason="  "))
+        accepted = await handle.execute_update(
+            CallWorkflow.cancel, CancelRequest(reason="user asked to stop")
+        )
+        assert accepted.call_id in handle.id
+
+    result, status = await h.run(["ignore"], during=cancel)
+
+    assert result.outcome == "cancelled"
+    assert result.failure_reason == "cancelled: user asked to stop"
+    assert status.outcome == "cancelled"
+    assert h.records.calls[result.call_id].outcome == "cancelled"
+    # the room of the ringing attempt was closed so the agent leaves
+    assert h.rooms.deleted == [f"callflow-{result.call_id}-a1"]
+
+
+async def test_memory_outage_goes_on_and_the_record_says_degraded(h: Harness) -> None:
+    h.memory.fail_search = True
+    result, _ = await h.run(["answer"])
+
+    assert result.outcome == "completed"
+    assert result.memory_degraded
+    assert h.records.calls[result.call_id].memory_degraded is True
+
+
+async def test_slow_memory_beyond_the_budget_degrades(h: Harness) -> None:
+    h.memory.search_delay_s = 1.0
+    result, _ = await h.run(["answer"])
+    assert result.outcome == "completed" and result.memory_degraded
+
+
+async def test_missing_room_finished_is_ended_by_the_room_probe(h: Harness) -> None:
+    probes = 0
+
+    def gone_after_two(room: str) -> bool:
+        nonlocal probes
+        probes += 1
+        return probes < 3
+
+    h.rooms.probe_exists = gone_after_two
+    result, _ = await h.run(["answer_no_finish"])
+
+    assert result.outcome == "completed" and result.ended_by == "probe"
+    assert len(h.rooms.probes) == 3
+
+
+async def test_missing_room_finished_with_a_live_room_hits_the_hard_cap(h: Harness) -> None:
+    result, _ = await h.run(["answer_no_finish"])
+
+    assert result.outcome == "completed" and result.ended_by == "hard_cap"
+    in_call = next(m for m in result.stages if m.stage == "in_call")
+    analyzing = next(m for m in result.stages if m.stage == "analyzing")
+    took = datetime.fromisoformat(analyzing.at) - datetime.fromisoformat(in_call.at)
+    assert timedelta(seconds=900) <= took < timedelta(seconds=960)
+    assert f"callflow-{result.call_id}-a1" in h.rooms.deleted
+
+
+async def test_duplicate_and_out_of_order_messages_change_nothing(h: Harness) -> None:
+    async def noisy_phone(call_id: str, room: str) -> None:
+        handle = h.env.client.get_workflow_handle(workflow_id_for(call_id))
+        # turns arrive out of order and twice; a stale room's join is ignored
+        for t in (turn(2, "user", "I did walk."), turn(1, "agent", "Did you walk?")):
+            await handle.signal("transcript_turn", t)
+            await handle.signal("transcript_turn", t)
+        await handle.signal("participant_joined", ParticipantEvent(f"join-{room}", room, USER))
+        await handle.signal("declined", Declined("late-decline-from-old-push"))
+        await handle.signal("agent_ready", AgentReady("ready", room, 420.0))
+        await handle.signal("agent_ready", AgentReady("ready-2", room, 9999.0))
+        report = AgentReport(
+            "report", stt_seconds=60, llm_prompt_tokens=1000, tools_called=["battery_level"]
+        )
+        await handle.signal("agent_report", report)
+        await handle.signal("agent_report", report)
+        await handle.signal("room_finished", RoomFinished("fin-early", room))
+
+    result, _ = await h.run(
+        ["answer"],
+        on_answer=noisy_phone,
+        prices=PriceTable(stt_per_minute=0.01, llm_per_1k_prompt_tokens=0.001),
+    )
+
+    # a decline after the phone joined does not undo the join
+    assert result.outcome == "completed"
+    assert result.transcript_turns == 2
+    assert h.analyzer.seen_transcripts[-1] == [
+        {"role": "agent", "text": "Did you walk?"},
+        {"role": "user", "text": "I did walk."},
+    ]
+    assert result.agent_first_audio_ms == 420.0
+    assert result.tools_called == ["battery_level"]
+    assert result.cost_usd == pytest.approx(0.011, abs=1e-6)
+    record = h.records.calls[result.call_id]
+    assert [t.text for t in record.transcript] == ["Did you walk?", "I did walk."]
+    assert record.latency["first_audio_ms"] == 420.0
+    assert h.records.save_count == 1 and h.memory.writes == 1
+
+
+async def test_scheduled_call_prepares_then_sleeps_until_due(h: Harness) -> None:
+    due = await h.env.get_current_time() + timedelta(hours=2)
+    result, _ = await h.run(["answer"], scheduled_for=due.isoformat())
+
+    stages = {m.stage: datetime.fromisoformat(m.at) for m in result.stages}
+    assert "waiting_due" in stages
+    assert stages["fetching_memory"] < stages["waiting_due"] < stages["ringing"]
+    assert stages["ringing"] >= due - timedelta(seconds=1)
