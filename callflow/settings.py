@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         default=SecretStr("secret-devkey-for-local-livekit-only"), alias="LIVEKIT_API_SECRET"
     )
     agent_name: str = "callflow-agent"
+    # Seconds LiveKit keeps a room open after the last participant left (then room_finished).
+    livekit_departure_timeout_s: int = 20
     phone_token_ttl_s: int = 600
 
     # --- providers (unset -> offline providers)

@@ -12,12 +12,13 @@ Routes:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from callflow.service.deps import ServiceDeps
 from callflow.service.errors import ServiceError, UpstreamError
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = "5"
 
 
-def create_app(deps: ServiceDeps) -> Starlette:
+def create_app(deps: ServiceDeps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     key, secret = deps.livekit_credentials()
     workflows = CallWorkflows(
         deps.temporal, task_queue=deps.settings.task_queue, budget_s=deps.temporal_budget_s
@@ -51,6 +52,7 @@ def create_app(deps: ServiceDeps) -> Starlette:
             Route("/calls/{call_id}", routes.call_status, methods=["GET"]),
             Route("/calls/{call_id}/decline", routes.decline_call, methods=["POST"]),
             Route("/calls/{call_id}/cancel", routes.cancel_call, methods=["POST"]),
+            *extra_routes,
         ],
         exception_handlers={
             ServiceError: _service_error,

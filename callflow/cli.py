@@ -1,0 +1,149 @@
+"""The `callflow` command line: dev, demo, call, status, worker, agent, services, schedules,
+calls and benchmarks. Output meant for machines (JSON) goes to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+
+import click
+
+from callflow.operator.cli import calls
+from callflow.schedules.cli import schedules
+from callflow.settings import ConfigurationError, get_settings
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log at INFO level")
+def main(verbose: bool) -> None:
+    """callflow: scheduled AI accountability calls."""
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.option("--agent/--no-agent", default=True, show_default=True, help="run the voice agent")
+def demo(agent: bool) -> None:
+    """Run one call end to end on the embedded local stack; the last line is JSON."""
+    from callflow import demo as demo_module
+
+    sys.exit(demo_module.main(get_settings(), with_agent=agent))
+
+
+@main.command()
+@click.option("--agent/--no-agent", default=True, show_default=True)
+def dev(agent: bool) -> None:
+    """Start the whole local stack on the configured ports and keep it running."""
+    from callflow.devstack import run_dev
+
+    asyncio.run(run_dev(get_settings(), with_agent=agent))
+
+
+@main.command()
+def worker() -> None:
+    """Run the Temporal worker (adapters chosen from the settings)."""
+    from callflow.runtime import run_worker_from_settings
+
+    asyncio.run(run_worker_from_settings())
+
+
+@main.command("serve-api")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def serve_api(host: str | None, port: int | None) -> None:
+    """Run the webhook + call API service."""
+    from callflow.service.main import run_service
+
+    asyncio.run(run_service(get_settings(), host=host, port=port))
+
+
+@main.command("codec-server")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def codec_server(host: str | None, port: int | None) -> None:
+    """Run the payload codec server the Temporal UI and CLI use to decrypt histories."""
+    from callflow.codec.server import serve_codec
+
+    serve_codec(get_settings(), host, port)
+
+
+@main.command()
+@click.argument("user_id")
+@click.option("--api", default=None, help="call API base URL (default: from settings)")
+@click.option("--idempotency-key", default=None)
+def call(user_id: str, api: str | None, idempotency_key: str | None) -> None:
+    """Start a call now for USER_ID through the call API."""
+    import httpx
+
+    settings = get_settings()
+    base = api or f"http://{settings.api_host}:{settings.api_port}"
+    body = {"user_id": user_id, "reason": "on_demand"}
+    if idempotency_key:
+        body["idempotency_key"] = idempotency_key
+    response = httpx.post(f"{base}/calls", json=body, timeout=30)
+    click.echo(json.dumps(response.json(), indent=2))
+    sys.exit(0 if response.is_success else 1)
+
+
+@main.command()
+@click.argument("call_id")
+@click.option("--api", default=None, help="call API base URL (default: from settings)")
+def status(call_id: str, api: str | None) -> None:
+    """Show a call's status (the workflow's `status` query)."""
+    import httpx
+
+    settings = get_settings()
+    base = api or f"http://{settings.api_host}:{settings.api_port}"
+    response = httpx.get(f"{base}/calls/{call_id}", timeout=30)
+    click.echo(json.dumps(response.json(), indent=2))
+    sys.exit(0 if response.is_success else 1)
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks; each ends with one JSON line of figures."""
+
+
+@bench.command("peak")
+@click.option("--calls", "n_calls", type=int, default=1000, show_default=True)
+@click.option("--json", "json_output", is_flag=True, help="print the JSON line")
+def bench_peak(n_calls: int, json_output: bool) -> None:
+    """N calls due in the same minute: how fast every phone rings."""
+    from callflow.bench.peak import main as peak_main
+
+    sys.exit(peak_main(n_calls, json_output))
+
+
+@bench.command("agent")
+@click.option("--calls", "n_calls", type=int, default=5, show_default=True)
+@click.option("--json", "json_output", is_flag=True, help="print the JSON line")
+def bench_agent(n_calls: int, json_output: bool) -> None:
+    """N calls with the voice agent: first-audio latency and our per-turn overhead."""
+    from callflow.bench.agent import main as agent_main
+
+    sys.exit(agent_main(n_calls, json_output))
+
+
+main.add_command(schedules)
+main.add_command(calls)
+
+
+def run() -> None:
+    try:
+        main()
+    except ConfigurationError as e:
+        click.echo(f"configuration error: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,158 @@
+"""`callflow demo`: one accountability call end to end on the embedded local stack.
+
+Seeds a user with a commitment that falls due, starts the call through the call API, lets the
+phone simulator answer the real VoIP push and join the real LiveKit room, waits for the real
+`room_finished` webhook to end it, then checks what the call left behind (record in Postgres,
+memory, the app backend's webhook) and prints a timeline and one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from callflow.memory.postgres import PostgresMemory
+from callflow.models import Commitment, User
+from callflow.settings import Settings
+from callflow.stack.local import LocalStack, StackOptions, start_local_stack
+
+DEMO_USER = "demo-user"
+CALL_TIMEOUT_S = 600
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def seed_user(stack: LocalStack, user_id: str = DEMO_USER) -> User:
+    user = User(user_id, "Ada", voip_token=secrets.token_hex(32), timezone="Europe/London")
+    await stack.records.upsert_user(user)
+    await stack.records.upsert_commitments(
+        [
+            Commitment(
+                commitment_id=f"{user_id}-walk",
+                user_id=user_id,
+                text="walk 10,000 steps every day this week",
+                due_date=date.today().isoformat(),
+            )
+        ]
+    )
+    stack.register_phone(user.voip_token or "")
+    return user
+
+
+async def place_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        response = await http.post(
+            "/calls",
+            json={"user_id": user_id, "idempotency_key": uuid.uuid4().hex, "reason": "on_demand"},
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+
+async def run_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
+    """Place one call and return the demo's summary of it (the JSON line's fields)."""
+    started = await place_call(stack, user_id)
+    call_id, workflow_id = started["call_id"], started["workflow_id"]
+    ui_url = stack.ui_link(workflow_id)
+    _say(f"call {call_id} started; follow it in the Temporal UI: {ui_url}")
+    handle = stack.client.get_workflow_handle(workflow_id)
+    result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
+
+    record = await stack.records.get_call(call_id)
+    memory = await PostgresMemory.connect(stack.settings.database_url or "")
+    try:
+        # An empty query returns the user's most recent memories.
+        memories = await memory.search(user_id, "", limit=20)
+    finally:
+        await memory.close()
+    memory_written = bool(result["memory_written"]) and any(
+        m.source_call_id == call_id for m in memories
+    )
+    delivered = bool(result["post_call_webhook_delivered"]) and any(
+        e.event.get("call_id") == call_id for e in stack.receiver.events
+    )
+    pushes = [p for p in stack.apns.received if p.payload.get("call_id") == call_id]
+    summary: dict[str, Any] = {
+        "call_id": call_id,
+        "outcome": result["outcome"],
+        "attempts": result["attempts"],
+        "stages": result["stages"],
+        "memory_written": memory_written,
+        "record_saved": bool(result["record_saved"]) and record is not None,
+        "post_call_webhook_delivered": delivered,
+        "temporal_ui_url": ui_url,
+        "pushes_received": len(pushes),
+        "ended_by": result.get("ended_by"),
+        "memory_degraded": result.get("memory_degraded"),
+        "summary": record.summary if record else None,
+        "agent_first_audio_ms": result.get("agent_first_audio_ms"),
+        "transcript_turns": result.get("transcript_turns"),
+        "tools_called": result.get("tools_called") or [],
+        "cost_usd": result.get("cost_usd"),
+    }
+    phone = stack.phone.calls.get(call_id)
+    if phone is not None:
+        summary["phone"] = {
+            "joined_after_push_ms": _ms(phone.push_received_at, phone.joined_at),
+            "left_because": phone.left_because,
+        }
+    return summary
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000, 1)
+
+
+def print_timeline(summary: dict[str, Any]) -> None:
+    stages = summary["stages"]
+    t0 = datetime.fromisoformat(stages[0]["at"])
+    _say("")
+    _say(f"timeline of call {summary['call_id']}:")
+    for mark in stages:
+        at = datetime.fromisoformat(mark["at"])
+        _say(f"  +{(at - t0).total_seconds():7.2f}s  {mark['stage']}")
+    _say(
+        f"outcome: {summary['outcome']} after {summary['attempts']} attempt(s), "
+        f"ended by {summary.get('ended_by')}"
+    )
+    if summary.get("summary"):
+        _say(f"analysis: {summary['summary']}")
+    _say(
+        f"memory written: {summary['memory_written']}, record saved: {summary['record_saved']}, "
+        f"post-call webhook delivered: {summary['post_call_webhook_delivered']}"
+    )
+    _say(f"Temporal UI: {summary['temporal_ui_url']}")
+
+
+async def demo(settings: Settings, *, with_agent: bool) -> dict[str, Any]:
+    state_dir = settings.state_dir / "demo"
+    _say(f"starting the local stack in {state_dir} (agent: {'on' if with_agent else 'off'}) ...")
+    stack = await start_local_stack(
+        settings, StackOptions(state_dir=state_dir, with_agent=with_agent)
+    )
+    try:
+        for port, adapter in stack.settings.describe_adapters().items():
+            _say(f"  {port:<11} {adapter}")
+        user = await seed_user(stack)
+        summary = await run_call(stack, user.user_id)
+        print_timeline(summary)
+        return summary
+    finally:
+        await stack.stop()
+
+
+def main(settings: Settings, *, with_agent: bool) -> int:
+    summary = asyncio.run(demo(settings, with_agent=with_agent))
+    print(json.dumps(summary, default=str), flush=True)
+    return 0 if summary["outcome"] == "completed" else 1
