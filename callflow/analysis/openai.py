@@ -7,7 +7,7 @@ import json
 import openai
 
 from callflow.analysis import schema
-from callflow.analysis.errors import AnalysisRejected, AnalysisUnavailable
+from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis
 
@@ -69,5 +69,9 @@ class OpenAIAnalyzer:
                 f"LLM refused the request ({e.status_code}): check OPENAI_API_KEY and "
                 f"CALLFLOW_OPENAI_MODEL"
             ) from e
-        content = response.choices[0].message.content or ""
+        message = response.choices[0].message
+        if message.refusal:
+            # Strict mode answers a refusal instead of the schema; nothing to validate.
+            raise AnalysisInvalid(f"the model refused to analyse the call: {message.refusal}")
+        content = message.content or ""
         return schema.parse(content, self.provider, {c.commitment_id for c in due_commitments})

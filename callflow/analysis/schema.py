@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,9 +39,47 @@ class AnalysisOutput(BaseModel):
     topics_next_time: list[str]
 
 
-def json_schema() -> dict[str, object]:
-    """The strict JSON schema sent as `response_format` (every property required)."""
-    return AnalysisOutput.model_json_schema()
+# Keywords OpenAI's strict structured outputs refuse ("'minLength' is not permitted"): the limits
+# still hold, because `parse` validates the answer with the pydantic model.
+_NOT_PERMITTED_IN_STRICT = frozenset({"minLength", "maxLength", "default"})
+
+
+def _strict(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` in OpenAI's strict subset: `$ref`s inlined, every object closed with every
+    property required, unsupported keywords dropped."""
+    if isinstance(node, list):
+        return [_strict(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        # Inlined rather than kept: strict mode refuses a `$ref` with sibling keywords.
+        target = defs[ref.removeprefix("#/$defs/")]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _NOT_PERMITTED_IN_STRICT or key == "$defs":
+            continue
+        if key == "properties":
+            out[key] = {name: _strict(sub, defs) for name, sub in value.items()}
+        elif key in ("items", "anyOf"):
+            out[key] = _strict(value, defs)
+        else:
+            out[key] = value
+    if out.get("type") == "object":
+        properties = out.get("properties", {})
+        out["additionalProperties"] = False
+        # A field with a pydantic default would otherwise be optional, which strict mode refuses.
+        out["required"] = list(properties)
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema sent as `response_format` with `strict: true`: self-contained (no `$defs`),
+    `additionalProperties: false` and every property required on every object."""
+    raw = AnalysisOutput.model_json_schema()
+    strict: dict[str, Any] = _strict(raw, raw.get("$defs", {}))
+    return strict
 
 
 def parse(raw: str, provider: str, known_commitment_ids: set[str]) -> CallAnalysis:

@@ -1,0 +1,27 @@
+"""A local OpenAI Chat Completions server shared by the analysis tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from tests.analysis.openai_server import OpenAIServer
+
+API_KEY = "sk-test-analysis-key"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def openai_server() -> AsyncIterator[OpenAIServer]:
+    server = OpenAIServer(api_key=API_KEY)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def llm(openai_server: OpenAIServer) -> AsyncIterator[OpenAIServer]:
+    """The session's server, emptied of what an earlier test queued or saw."""
+    openai_server.reset()
+    yield openai_server
+    openai_server.reset()

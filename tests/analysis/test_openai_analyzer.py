@@ -1,0 +1,198 @@
+"""OpenAIAnalyzer against a local server that checks requests the way the Chat Completions API
+does and answers in its documented format."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
+from callflow.analysis.openai import OpenAIAnalyzer
+from callflow.analysis.schema import AnalysisOutput, json_schema
+from callflow.models import Commitment
+from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
+from callflow.stack.temporal import free_port
+from tests.analysis.conftest import API_KEY
+from tests.analysis.openai_server import OpenAIServer, strict_schema_problems
+
+MODEL = "gpt-4o-mini"
+RUN = Commitment("c-run", "u-1", "Go running on Tuesday and Thursday", "2026-11-26")
+READ = Commitment("c-read", "u-1", "Read twenty pages every evening", "2026-11-27")
+TRANSCRIPT = [
+    {"role": "agent", "text": "Hi Sam! Did you go running on Tuesday and Thursday?"},
+    {"role": "user", "text": "Yes, both days. I did not read though, I was exhausted."},
+    {"role": "agent", "text": "What will you commit to for next week?"},
+    {"role": "user", "text": "I'll meditate for ten minutes every morning, starting Monday."},
+]
+
+
+def answer(**overrides: object) -> str:
+    document: dict[str, object] = {
+        "summary": "Sam ran twice as planned but skipped reading because of tiredness.",
+        "mood": "good",
+        "new_commitments": [
+            {"text": "Meditate for ten minutes every morning", "due_date": "2026-12-01"}
+        ],
+        "commitment_updates": [
+            {"commitment_id": "c-run", "status": "kept"},
+            {"commitment_id": "c-read", "status": "broken"},
+        ],
+        "topics_next_time": ["meditation streak", "evening reading routine"],
+    }
+    document.update(overrides)
+    return json.dumps(document)
+
+
+def analyzer(server: OpenAIServer, api_key: str = API_KEY) -> OpenAIAnalyzer:
+    return OpenAIAnalyzer.create(api_key, MODEL, base_url=server.base_url)
+
+
+def test_schema_sent_is_inside_openai_strict_subset() -> None:
+    sent = json_schema()
+    assert strict_schema_problems(sent) == []
+    assert set(sent["required"]) == {
+        "summary",
+        "mood",
+        "new_commitments",
+        "commitment_updates",
+        "topics_next_time",
+    }
+    assert "$defs" not in json.dumps(sent) and "$ref" not in json.dumps(sent)
+    item = sent["properties"]["new_commitments"]["items"]
+    assert item["required"] == ["text", "due_date"]
+    assert {"type": "null"} in item["properties"]["due_date"]["anyOf"]
+
+
+def test_plain_pydantic_schema_would_be_refused() -> None:
+    # Why json_schema() rewrites pydantic's output: the checker is not a rubber stamp.
+    problems = strict_schema_problems(AnalysisOutput.model_json_schema())
+    assert any("'minLength' is not permitted" in p for p in problems), problems
+
+
+async def test_server_refuses_a_schema_outside_the_strict_subset(llm: OpenAIServer) -> None:
+    client = openai.AsyncOpenAI(api_key=API_KEY, base_url=llm.base_url, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match=r"maxLength|minLength"):
+        await client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "hi"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "call_analysis",
+                    "strict": True,
+                    "schema": AnalysisOutput.model_json_schema(),
+                },
+            },
+        )
+    await client.close()
+
+
+async def test_valid_answer_becomes_a_call_analysis(llm: OpenAIServer) -> None:
+    llm.replies.append(answer())
+    result = await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+
+    assert result == CallAnalysis(
+        summary="Sam ran twice as planned but skipped reading because of tiredness.",
+        mood="good",
+        new_commitments=[NewCommitment("Meditate for ten minutes every morning", "2026-12-01")],
+        commitment_updates=[
+            CommitmentUpdate("c-run", "kept"),
+            CommitmentUpdate("c-read", "broken"),
+        ],
+        topics_next_time=["meditation streak", "evening reading routine"],
+        provider=f"openai:{MODEL}",
+    )
+    [request] = llm.seen
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["content-type"].startswith("application/json")
+    body = request.body
+    assert body["model"] == MODEL
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    user = json.loads(body["messages"][1]["content"])
+    assert user["transcript"] == TRANSCRIPT
+    assert user["due_commitments"] == [
+        {"commitment_id": "c-run", "text": RUN.text, "due_date": "2026-11-26"},
+        {"commitment_id": "c-read", "text": READ.text, "due_date": "2026-11-27"},
+    ]
+    response_format = body["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    assert response_format["json_schema"]["schema"] == json_schema()
+
+
+async def test_no_commitment_due_and_nothing_new(llm: OpenAIServer) -> None:
+    llm.replies.append(
+        answer(new_commitments=[], commitment_updates=[], topics_next_time=[], mood="neutral")
+    )
+    result = await analyzer(llm).analyze(TRANSCRIPT[:2], [])
+    assert result.new_commitments == [] and result.commitment_updates == []
+    assert json.loads(llm.seen[0].body["messages"][1]["content"])["due_commitments"] == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        ("Sam had a good week.", "not JSON"),
+        (answer(mood="ecstatic"), "mood outside the enum"),
+        (answer(summary=""), "empty summary"),
+        (answer(extra="field"), "extra field"),
+        (
+            json.dumps({k: v for k, v in json.loads(answer()).items() if k != "topics_next_time"}),
+            "missing topics_next_time",
+        ),
+        (answer(new_commitments=[{"text": "Run", "due_date": "next week"}]), "due_date not ISO"),
+        (
+            answer(commitment_updates=[{"commitment_id": "c-run", "status": "maybe"}]),
+            "status outside kept/broken/unclear",
+        ),
+    ],
+)
+async def test_output_not_matching_the_schema_is_invalid(
+    llm: OpenAIServer, reply: str, why: str
+) -> None:
+    llm.replies.append(reply)
+    with pytest.raises(AnalysisInvalid, match="does not match the schema"):
+        await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+
+
+async def test_update_of_a_commitment_that_was_not_due_is_invalid(llm: OpenAIServer) -> None:
+    llm.replies.append(
+        answer(commitment_updates=[{"commitment_id": "c-invented", "status": "kept"}])
+    )
+    with pytest.raises(AnalysisInvalid, match="c-invented"):
+        await analyzer(llm).analyze(TRANSCRIPT, [RUN])
+
+
+async def test_refusal_is_invalid_output(llm: OpenAIServer) -> None:
+    llm.refusals.append("I'm sorry, I can't help with that.")
+    with pytest.raises(AnalysisInvalid, match="refused"):
+        await analyzer(llm).analyze(TRANSCRIPT, [RUN])
+
+
+async def test_wrong_key_is_rejected_naming_the_setting(llm: OpenAIServer) -> None:
+    with pytest.raises(AnalysisRejected, match="OPENAI_API_KEY") as raised:
+        await analyzer(llm, api_key="sk-wrong-secret-value").analyze(TRANSCRIPT, [RUN])
+    assert "401" in str(raised.value)
+    assert "sk-wrong-secret-value" not in str(raised.value)  # secrets never in messages
+    assert llm.replies == []
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_throttling_and_server_errors_are_unavailable(llm: OpenAIServer, status: int) -> None:
+    llm.fail_next.append(status)
+    llm.replies.append(answer())
+    with pytest.raises(AnalysisUnavailable):
+        await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+    assert len(llm.seen) == 1  # the adapter leaves retries to Temporal (max_retries=0)
+    # The next attempt, as Temporal's retry would make it, succeeds.
+    result = await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+    assert result.provider == f"openai:{MODEL}"
+
+
+async def test_connection_refused_is_unavailable() -> None:
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    with pytest.raises(AnalysisUnavailable, match="unavailable"):
+        await OpenAIAnalyzer.create(API_KEY, MODEL, base_url=closed).analyze(TRANSCRIPT, [RUN])
