@@ -1,0 +1,45 @@
+"""Calls through the whole real local stack: the phone simulator answers the real VoIP push,
+joins the real LiveKit room, and livekit-server's own webhooks drive the workflow."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from callflow.demo import place_call, run_call, seed_user
+from callflow.stack.local import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_call_completes_from_real_webhooks(stack: LocalStack) -> None:
+    user = await seed_user(stack, f"e2e-{uuid.uuid4().hex[:6]}")
+
+    summary = await run_call(stack, user.user_id)
+
+    assert summary["outcome"] == "completed"
+    assert summary["ended_by"] == "room_finished"  # the real webhook, not the probe or the cap
+    assert summary["pushes_received"] == 1
+    assert summary["memory_written"] and summary["record_saved"]
+    assert summary["post_call_webhook_delivered"]
+    record = await stack.records.get_call(summary["call_id"])
+    assert record is not None and record.outcome == "completed" and record.attempts == 1
+    push = next(p for p in stack.apns.received if p.payload["call_id"] == summary["call_id"])
+    assert push.payload["provider"] == "livekit"
+    assert push.payload["livekit_url"] == stack.settings.livekit_url
+    assert push.payload["room"] == f"callflow-{summary['call_id']}-a1"
+    assert summary["phone"]["left_because"] == "stay_elapsed"
+
+
+async def test_a_declined_call_goes_through_the_call_api(stack: LocalStack) -> None:
+    user = await seed_user(stack, f"e2e-{uuid.uuid4().hex[:6]}")
+    stack.phone.set_mode("decline", user_id=user.user_id)
+
+    started = await place_call(stack, user.user_id)
+    result = await stack.client.get_workflow_handle(started["workflow_id"]).result()
+
+    assert result["outcome"] == "declined"
+    record = await stack.records.get_call(started["call_id"])
+    assert record is not None and record.outcome == "declined"
+    assert any(e.event["call_id"] == started["call_id"] for e in stack.receiver.events)
