@@ -18,6 +18,15 @@ _LOW = re.compile(r"\b(tired|sad|stressed|bad|awful|exhausted)\b", re.I)
 _GOOD = re.compile(r"\b(great|good|happy|proud|excited)\b", re.I)
 
 
+def _verdict(answer: str) -> str:
+    """kept | broken | unclear from the user's first answer; the earliest signal decides, so
+    "Yes I did, no problem" is kept and "No, I didn't, but yes next week" is broken."""
+    kept, broken = _KEPT.search(answer), _BROKEN.search(answer)
+    if kept and (broken is None or kept.start() < broken.start()):
+        return "kept"
+    return "broken" if broken else "unclear"
+
+
 class OfflineAnalyzer:
     provider = PROVIDER
 
@@ -31,16 +40,8 @@ class OfflineAnalyzer:
             for line in said
             if (m := _PROMISE.search(line))
         ]
-        updates: list[CommitmentUpdate] = []
-        for c in due_commitments:
-            status = "unclear"
-            if said:
-                first_answer = said[0]
-                if _BROKEN.search(first_answer):
-                    status = "broken"
-                elif _KEPT.search(first_answer):
-                    status = "kept"
-            updates.append(CommitmentUpdate(c.commitment_id, status))
+        status = _verdict(said[0]) if said else "unclear"
+        updates = [CommitmentUpdate(c.commitment_id, status) for c in due_commitments]
         mood = (
             "low" if _LOW.search(everything) else "good" if _GOOD.search(everything) else "neutral"
         )
