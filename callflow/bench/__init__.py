@@ -1,0 +1,1 @@
+"""Benchmarks of the local stack: `callflow bench peak` (the morning peak)."""

@@ -1,0 +1,202 @@
+"""The real parts a bench runs against, started on loopback and stopped together.
+
+Embedded Postgres, the Temporal dev server (in-memory or on a SQLite file), the local APNs
+endpoint, livekit-server, and the worker in its own process (see worker_process.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psutil
+from temporalio.client import Client
+
+from callflow.bench.errors import BenchSetupError
+from callflow.bench.worker_process import WorkerSpec, WorkerTuning
+from callflow.memory.postgres import PostgresMemory
+from callflow.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.records.postgres import PostgresRecords
+from callflow.stack.livekit import LocalLiveKit, start_livekit
+from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.stack.temporal import DevServer, start_dev_server, venv_bin
+
+Persistence = Literal["memory", "file"]
+PERSISTENCE_NAMES: dict[str, str] = {"memory": "in-memory", "file": "SQLite file"}
+BENCH_TASK_QUEUE = "callflow-bench"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_WORKER_READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class WorkerProcess:
+    process: asyncio.subprocess.Process
+    log_path: Path
+    usage: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far (user + system), read from outside the process."""
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
+    async def stop(self) -> None:
+        """Close stdin (the stop signal) and read the worker's own resource usage line."""
+        if self.process.returncode is None and self.process.stdin is not None:
+            self.process.stdin.close()
+        assert self.process.stdout is not None
+        try:
+            out = await asyncio.wait_for(self.process.stdout.read(), timeout=30)
+            await asyncio.wait_for(self.process.wait(), timeout=10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            return
+        for line in reversed(out.decode(errors="replace").splitlines()):
+            if line.startswith("{"):
+                self.usage = json.loads(line)
+                return
+
+
+@dataclass
+class BenchStack:
+    state_dir: Path
+    postgres: LocalPostgres
+    temporal: DevServer
+    temporal_version: str
+    persistence: Persistence
+    apns: LocalApns
+    livekit: LocalLiveKit
+    records: PostgresRecords
+    memory: PostgresMemory
+    client: Client
+    worker: WorkerProcess
+    task_queue: str = BENCH_TASK_QUEUE
+
+    def temporal_cpu_s(self) -> float:
+        times = psutil.Process(self.temporal.process.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def temporal_description(self) -> dict[str, Any]:
+        return {
+            "server": f"temporal server start-dev ({self.temporal_version})",
+            "persistence": PERSISTENCE_NAMES[self.persistence],
+            "address": self.temporal.address,
+        }
+
+
+def temporal_version() -> str:
+    result = subprocess.run(
+        [str(venv_bin("temporal")), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    return result.stdout.strip().removeprefix("temporal version ") or "unknown version"
+
+
+async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProcess:
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "callflow.bench.worker_process",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            cwd=_REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(_REPO_ROOT)},
+        )
+    worker = WorkerProcess(process, log_path)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(spec.to_json().encode() + b"\n")
+    await process.stdin.drain()
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), _WORKER_READY_TIMEOUT_S)
+    except TimeoutError:
+        line = b""
+    if not line.startswith(b'{"ready": true'):
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise BenchSetupError(f"the bench worker did not start; its log ({log_path}):\n{tail}")
+    return worker
+
+
+@asynccontextmanager
+async def bench_stack(
+    *, persistence: Persistence = "memory", tuning: WorkerTuning | None = None
+) -> AsyncIterator[BenchStack]:
+    """Start every part on loopback; stop them all (and delete their state) on exit."""
+    if persistence not in PERSISTENCE_NAMES:
+        raise BenchSetupError(
+            f"persistence is {persistence!r}: pass 'memory' (in-memory Temporal) or 'file' "
+            "(Temporal on a SQLite file)"
+        )
+    state_dir = Path(tempfile.mkdtemp(prefix="callflow-bench-"))
+    async with AsyncExitStack() as stack:
+        stack.callback(shutil.rmtree, state_dir, True)
+        postgres = await start_scratch_postgres(prefix="callflow-bench-pg-")
+        stack.callback(postgres.stop)
+        db_file = state_dir / "temporal.sqlite" if persistence == "file" else None
+        temporal = await start_dev_server(state_dir / "temporal", db_filename=db_file)
+        stack.callback(temporal.stop)
+        apns = await start_local_apns(state_dir)
+        stack.push_async_callback(apns.stop)
+        livekit = await start_livekit(
+            state_dir / "livekit",
+            api_key="callflow-bench",
+            api_secret=secrets.token_urlsafe(36),
+            webhook_urls=[],
+            log_level="warn",
+        )
+        stack.callback(livekit.stop)
+        records = await PostgresRecords.connect(postgres.dsn, max_size=20)
+        stack.push_async_callback(records.close)
+        memory = await PostgresMemory.connect(postgres.dsn, max_size=10)
+        stack.push_async_callback(memory.close)
+        client = await Client.connect(temporal.address)
+        spec = WorkerSpec(
+            temporal_address=temporal.address,
+            namespace=client.namespace,
+            task_queue=BENCH_TASK_QUEUE,
+            database_dsn=postgres.dsn,
+            livekit_url=livekit.url,
+            livekit_api_key=livekit.api_key,
+            livekit_api_secret=livekit.api_secret,
+            apns_state_dir=str(state_dir),
+            apns_host=apns.host,
+            apns_port=apns.port,
+            tuning=tuning or WorkerTuning(),
+        )
+        worker = await start_worker_process(spec, state_dir / "worker.log")
+        stack.push_async_callback(worker.stop)
+        yield BenchStack(
+            state_dir=state_dir,
+            postgres=postgres,
+            temporal=temporal,
+            temporal_version=temporal_version(),
+            persistence=persistence,
+            apns=apns,
+            livekit=livekit,
+            records=records,
+            memory=memory,
+            client=client,
+            worker=worker,
+        )
