@@ -1,0 +1,160 @@
+"""load_call_context and save_call_record on PostgresRecords over embedded Postgres."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.errors import USER_NOT_FOUND
+from activities.records import (
+    CallContext,
+    LoadContextInput,
+    RecordsActivities,
+    SaveRecordInput,
+    new_commitment_id,
+)
+from callflow.models import CallRecord, Commitment, TranscriptTurn, User
+from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
+from callflow.records.postgres import PostgresRecords
+
+TODAY = "2026-11-27"
+
+
+async def a_user(records: PostgresRecords) -> User:
+    user = User(f"u-{uuid.uuid4().hex[:8]}", "Sam", "ab" * 32, "Europe/Paris")
+    await records.upsert_user(user)
+    return user
+
+
+def commitment(user: User, text: str, due: str | None, status: str = "open") -> Commitment:
+    return Commitment(f"c-{uuid.uuid4().hex[:8]}", user.user_id, text, due, status)
+
+
+def record(call_id: str, user: User, **overrides: object) -> CallRecord:
+    fields: dict[str, object] = {
+        "call_id": call_id,
+        "user_id": user.user_id,
+        "outcome": "completed",
+        "attempts": 1,
+        "started_at": "2026-11-27T07:30:00+00:00",
+        "ended_at": "2026-11-27T07:34:10+00:00",
+        "summary": "Ran twice, will meditate.",
+        "mood": "good",
+        "transcript": [TranscriptTurn("user", "Yes I did it", 1.0, 2.0)],
+        "analysis_provider": "offline rule-based analyzer (no LLM)",
+    }
+    fields.update(overrides)
+    return CallRecord(**fields)  # type: ignore[arg-type]
+
+
+async def test_unknown_user_is_a_non_retryable_user_not_found(
+    env: ActivityEnvironment, records: PostgresRecords
+) -> None:
+    acts = RecordsActivities(records)
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(acts.load_call_context, LoadContextInput("u-nobody-7f3a", TODAY))
+    assert raised.value.type == USER_NOT_FOUND
+    assert raised.value.non_retryable
+    assert "u-nobody-7f3a" in str(raised.value)
+
+
+async def test_context_has_the_user_and_only_open_commitments_due_by_today(
+    env: ActivityEnvironment, records: PostgresRecords
+) -> None:
+    user = await a_user(records)
+    overdue = commitment(user, "Call the bank", "2026-11-20")
+    due_today = commitment(user, "Go running twice", TODAY)
+    later = commitment(user, "Book the dentist", "2026-12-05")
+    undated = commitment(user, "Drink more water", None)
+    done = commitment(user, "Clean the garage", "2026-11-25", status="kept")
+    await records.upsert_commitments([later, due_today, overdue, undated, done])
+
+    context = await env.run(
+        RecordsActivities(records).load_call_context, LoadContextInput(user.user_id, TODAY)
+    )
+    assert context == CallContext(user=user, due_commitments=[overdue, due_today])
+
+
+async def test_save_call_record_twice_keeps_one_row_and_one_set_of_commitments(
+    env: ActivityEnvironment, records: PostgresRecords, pool: asyncpg.Pool, call_id: str
+) -> None:
+    user = await a_user(records)
+    run = commitment(user, "Go running twice", TODAY)
+    read = commitment(user, "Read every evening", "2026-11-26")
+    await records.upsert_commitments([run, read])
+    analysis = CallAnalysis(
+        summary="Ran twice, skipped reading.",
+        mood="good",
+        new_commitments=[
+            NewCommitment("Meditate ten minutes every morning", "2026-12-04"),
+            NewCommitment("Call mum on Sunday", None),
+        ],
+        commitment_updates=[
+            CommitmentUpdate(run.commitment_id, "kept"),
+            CommitmentUpdate(read.commitment_id, "broken"),
+            # Not in due_commitments (an LLM inventing ids): must be ignored.
+            CommitmentUpdate("c-not-due", "kept"),
+        ],
+        provider="openai:gpt-4o-mini",
+    )
+    save = SaveRecordInput(record(call_id, user), analysis, due_commitments=[run, read])
+    acts = RecordsActivities(records)
+
+    first = await env.run(acts.save_call_record, save)
+    second = await env.run(acts.save_call_record, save)  # a retried activity
+
+    assert first == second
+    expected_new = [new_commitment_id(call_id, 0), new_commitment_id(call_id, 1)]
+    assert first.new_commitment_ids == expected_new
+    assert first.updated_commitment_ids == [run.commitment_id, read.commitment_id]
+    assert await pool.fetchval("select count(*) from calls where call_id = $1", call_id) == 1
+    saved = await records.get_call(call_id)
+    assert saved == record(call_id, user)
+    rows = await pool.fetch(
+        "select commitment_id, status from commitments where user_id = $1", user.user_id
+    )
+    statuses = {r["commitment_id"]: r["status"] for r in rows}
+    assert statuses == {
+        run.commitment_id: "kept",
+        read.commitment_id: "broken",
+        expected_new[0]: "open",
+        expected_new[1]: "open",
+    }
+    assert "c-not-due" not in statuses
+    new_rows = await pool.fetch(
+        "select text, due_date::text as due, source_call_id from commitments"
+        " where source_call_id = $1 order by text",
+        call_id,
+    )
+    assert [tuple(r) for r in new_rows] == [
+        ("Call mum on Sunday", None, call_id),
+        ("Meditate ten minutes every morning", "2026-12-04", call_id),
+    ]
+    # The next call sees the new dated commitment once it falls due, and not the closed ones.
+    due_later = await records.due_commitments(user.user_id, "2026-12-04")
+    assert [c.commitment_id for c in due_later] == [expected_new[0]]
+
+
+async def test_new_commitment_ids_are_deterministic_per_call_and_index() -> None:
+    a = new_commitment_id("call-1", 0)
+    assert a == new_commitment_id("call-1", 0)
+    assert len({a, new_commitment_id("call-1", 1), new_commitment_id("call-2", 0)}) == 3
+    uuid.UUID(a)  # a valid UUID, like every other id
+
+
+async def test_save_without_analysis_writes_only_the_record(
+    env: ActivityEnvironment, records: PostgresRecords, pool: asyncpg.Pool, call_id: str
+) -> None:
+    user = await a_user(records)
+    missed = record(
+        call_id, user, outcome="missed", attempts=3, summary=None, mood=None, transcript=[]
+    )
+    out = await env.run(RecordsActivities(records).save_call_record, SaveRecordInput(missed))
+    assert out.new_commitment_ids == [] and out.updated_commitment_ids == []
+    assert await records.get_call(call_id) == missed
+    n = await pool.fetchval("select count(*) from commitments where source_call_id = $1", call_id)
+    assert n == 0

@@ -1,0 +1,235 @@
+"""ring: a real livekit-server (room + dispatch + token), the local APNs endpoint (push) and
+PostgresRecords (push claim), run inside Temporal's ActivityEnvironment."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import jwt
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE, ROOM_REJECTED
+from activities.ring import RingActivities, RingInput, apns_id_for
+from callflow.phone.apns_endpoint import LocalApns
+from callflow.push.apns import ApnsPushSender
+from callflow.push.errors import PushRetryable
+from callflow.records.postgres import PostgresRecords
+from callflow.rooms import LiveKitRooms
+from callflow.stack.livekit import LocalLiveKit
+from tests.activities.conftest import new_device_token
+from workflows.messages import room_name_for
+
+AGENT = "callflow-agent"
+# The VoIP payload the iOS app ships against (DESIGN.md section 5).
+DESIGN_FIELDS = {"call_id", "provider", "livekit_url", "room", "token", "caller_name", "expires_at"}
+# ring also sends the attempt number; it is not in DESIGN.md's list (reported to the lead).
+EXTRA_FIELDS = {"attempt"}
+
+
+def ring_input(call_id: str, token: str, attempt: int = 1, ttl_s: int = 120) -> RingInput:
+    return RingInput(
+        call_id=call_id,
+        attempt=attempt,
+        room=room_name_for(call_id, attempt),
+        user_id="u-sam",
+        display_name="Sam",
+        device_token=token,
+        caller_name="Coach Ada",
+        agent_name=AGENT,
+        agent_metadata=json.dumps({"call_id": call_id, "user_id": "u-sam", "attempt": attempt}),
+        token_ttl_s=ttl_s,
+        empty_timeout_s=60,
+    )
+
+
+def a_device(apns: LocalApns) -> tuple[str, list[dict[str, Any]]]:
+    """A registered phone: its token and the payloads it has received."""
+    token = new_device_token()
+    got: list[dict[str, Any]] = []
+
+    async def handler(payload: dict[str, Any]) -> None:
+        got.append(payload)
+
+    apns.register_device(token, handler)
+    return token, got
+
+
+async def ours(rooms: LiveKitRooms, room: str) -> list[Any]:
+    """Dispatches of our agent (the server also lists its own unnamed default dispatch)."""
+    return [d for d in await rooms.list_dispatches(room) if d.agent_name == AGENT]
+
+
+def pushes_to(apns: LocalApns, token: str) -> int:
+    return sum(1 for p in apns.received if p.device_token == token.lower())
+
+
+@pytest.fixture
+def ring_activities(
+    rooms: LiveKitRooms, push: ApnsPushSender, records: PostgresRecords
+) -> RingActivities:
+    return RingActivities(rooms, push, records, push_expiry_s=45)
+
+
+async def push_state(pool: asyncpg.Pool, call_id: str, attempt: int) -> tuple[str, str] | None:
+    row = await pool.fetchrow(
+        "select state, apns_id from push_log where call_id = $1 and attempt = $2",
+        call_id,
+        attempt,
+    )
+    return (row["state"], row["apns_id"]) if row is not None else None
+
+
+async def test_ring_creates_room_and_dispatch_and_pushes_the_app_payload(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    rooms: LiveKitRooms,
+    livekit: LocalLiveKit,
+    apns: LocalApns,
+    pool: asyncpg.Pool,
+    call_id: str,
+) -> None:
+    token, got = a_device(apns)
+    given = ring_input(call_id, token, ttl_s=120)
+
+    before = time.time()
+    out = await env.run(ring_activities.ring, given)
+    await apns.drain_deliveries()
+
+    assert out.push_sent and not out.duplicate_suppressed
+    assert out.room == given.room
+    assert out.apns_id == apns_id_for(call_id, 1)
+    assert (await rooms.probe_room(given.room)).exists
+    assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
+
+    [payload] = got
+    assert set(payload) == DESIGN_FIELDS | EXTRA_FIELDS
+    assert payload["call_id"] == call_id
+    assert payload["provider"] == "livekit"
+    assert payload["livekit_url"] == livekit.url
+    assert payload["room"] == given.room
+    assert payload["caller_name"] == "Coach Ada"
+    assert payload["expires_at"] == out.expires_at
+    # The token is a room-scoped JWT signed with the server's secret, for the user, short-lived.
+    claims = jwt.decode(payload["token"], livekit.api_secret, algorithms=["HS256"])
+    assert claims["iss"] == livekit.api_key
+    assert claims["sub"] == "u-sam"
+    assert claims["video"]["room"] == given.room and claims["video"]["roomJoin"] is True
+    assert before + 120 - 5 <= claims["exp"] <= time.time() + 120 + 1
+    assert datetime.fromisoformat(payload["expires_at"]).timestamp() == claims["exp"]
+
+    [received] = [p for p in apns.received if p.device_token == token.lower()]
+    assert received.apns_id == out.apns_id
+    assert received.priority == 10
+    assert received.collapse_id == f"call-{call_id}"
+    assert await push_state(pool, call_id, 1) == ("sent", out.apns_id)
+
+
+async def test_ring_twice_for_the_same_attempt_pushes_once(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    rooms: LiveKitRooms,
+    apns: LocalApns,
+    call_id: str,
+) -> None:
+    token, got = a_device(apns)
+    first = await env.run(ring_activities.ring, ring_input(call_id, token))
+    again = await env.run(ring_activities.ring, ring_input(call_id, token))  # a retry
+    await apns.drain_deliveries()
+
+    assert first.push_sent and not first.duplicate_suppressed
+    assert not again.push_sent and again.duplicate_suppressed
+    assert again.apns_id == first.apns_id and again.room == first.room
+    assert len(got) == 1 and pushes_to(apns, token) == 1
+    assert len(await ours(rooms, first.room)) == 1  # dispatched once too
+
+    # The next attempt is a new push, in its own room, with its own apns-id.
+    second = await env.run(ring_activities.ring, ring_input(call_id, token, attempt=2))
+    await apns.drain_deliveries()
+    assert second.push_sent and second.apns_id != first.apns_id
+    assert second.room == room_name_for(call_id, 2) != first.room
+    assert [p["room"] for p in got] == [first.room, second.room]
+    assert [p["attempt"] for p in got] == [1, 2]
+
+
+async def test_apns_503_is_retryable_and_the_retry_pushes_exactly_once(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    apns: LocalApns,
+    pool: asyncpg.Pool,
+    call_id: str,
+) -> None:
+    token, got = a_device(apns)
+    apns.fail_next(1, status=503)
+
+    with pytest.raises(PushRetryable) as raised:
+        await env.run(ring_activities.ring, ring_input(call_id, token))
+    # Not an ApplicationError marked non-retryable, and its type is not in the workflow's
+    # non-retryable list: Temporal retries it.
+    assert not isinstance(raised.value, ApplicationError)
+    assert type(raised.value).__name__ not in NON_RETRYABLE
+    assert raised.value.status == 503
+    assert await push_state(pool, call_id, 1) == ("claimed", None)
+
+    out = await env.run(ring_activities.ring, ring_input(call_id, token))  # Temporal's retry
+    again = await env.run(ring_activities.ring, ring_input(call_id, token))
+    await apns.drain_deliveries()
+    assert out.push_sent and again.duplicate_suppressed
+    assert len(got) == 1 and pushes_to(apns, token) == 1
+    assert await push_state(pool, call_id, 1) == ("sent", out.apns_id)
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda apns: new_device_token(), id="never-registered"),
+        pytest.param(lambda apns: _deleted_app(apns), id="app-deleted-410"),
+    ],
+)
+async def test_unreachable_device_is_a_non_retryable_error(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    apns: LocalApns,
+    call_id: str,
+    make_token: Callable[[LocalApns], str],
+) -> None:
+    token = make_token(apns)
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(ring_activities.ring, ring_input(call_id, token))
+    assert raised.value.type == DEVICE_UNREACHABLE
+    assert raised.value.non_retryable
+    assert pushes_to(apns, token) == 0
+
+
+def _deleted_app(apns: LocalApns) -> str:
+    token, _ = a_device(apns)
+    apns.unregister(token)
+    return token
+
+
+async def test_livekit_refusing_the_keys_is_a_non_retryable_room_rejected(
+    env: ActivityEnvironment,
+    livekit: LocalLiveKit,
+    push: ApnsPushSender,
+    records: PostgresRecords,
+    apns: LocalApns,
+    call_id: str,
+) -> None:
+    wrong = LiveKitRooms(livekit.url, livekit.api_key, "x" * 40)
+    token, got = a_device(apns)
+    try:
+        with pytest.raises(ApplicationError) as raised:
+            await env.run(RingActivities(wrong, push, records).ring, ring_input(call_id, token))
+    finally:
+        await wrong.close()
+    assert raised.value.type == ROOM_REJECTED and raised.value.non_retryable
+    assert "LIVEKIT_API_SECRET" in str(raised.value.__cause__)
+    assert "x" * 40 not in str(raised.value) + str(raised.value.__cause__)
+    await apns.drain_deliveries()
+    assert got == []  # no push for a room that does not exist
