@@ -148,6 +148,8 @@ def build_tts(settings: Settings) -> tuple[tts.TTS, str]:
                     openai.TTS(
                         api_key=_secret(settings.openai_api_key),
                         base_url=settings.openai_base_url or NOT_GIVEN,
+                        # raw 24 kHz s16le, as Cartesia sends: no mp3 decoder in the audio path
+                        response_format="pcm",
                     ),
                     "openai tts",
                 )
