@@ -29,6 +29,10 @@ class OpenAIAnalyzer:
     def create(cls, api_key: str, model: str, base_url: str | None = None) -> OpenAIAnalyzer:
         return cls(openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0), model)
 
+    async def close(self) -> None:
+        """Release the HTTP connections (the worker calls it on shutdown)."""
+        await self._client.close()
+
     @property
     def provider(self) -> str:
         return f"openai:{self._model}"
@@ -65,13 +69,31 @@ class OpenAIAnalyzer:
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
             raise AnalysisUnavailable(f"LLM unavailable: {e}") from e
         except openai.APIStatusError as e:
-            raise AnalysisRejected(
-                f"LLM refused the request ({e.status_code}): check OPENAI_API_KEY and "
-                f"CALLFLOW_OPENAI_MODEL"
-            ) from e
+            raise AnalysisRejected(_rejection(e)) from e
+        if not response.choices:
+            raise AnalysisInvalid("the LLM answered a completion with no choices")
         message = response.choices[0].message
         if message.refusal:
             # Strict mode answers a refusal instead of the schema; nothing to validate.
             raise AnalysisInvalid(f"the model refused to analyse the call: {message.refusal}")
         content = message.content or ""
         return schema.parse(content, self.provider, {c.commitment_id for c in due_commitments})
+
+
+def _rejection(e: openai.APIStatusError) -> str:
+    """What to fix, by status; OpenAI's own message (never the key) for the rest."""
+    if e.status_code in (401, 403):
+        return (
+            f"LLM refused the request ({e.status_code}): check OPENAI_API_KEY "
+            "(and OPENAI_BASE_URL if it points at another provider)"
+        )
+    if e.status_code == 404:
+        return (
+            "LLM answered 404: check CALLFLOW_OPENAI_MODEL names a model the account can use "
+            "and OPENAI_BASE_URL ends with the API root (e.g. https://api.openai.com/v1)"
+        )
+    detail = e.body.get("message") if isinstance(e.body, dict) else None
+    return (
+        f"LLM refused the request ({e.status_code}): {detail or e.message}; "
+        "check CALLFLOW_OPENAI_MODEL supports structured outputs (json_schema, strict)"
+    )

@@ -71,8 +71,13 @@ async def test_analyze_call_with_openai(
             }
         )
     )
-    acts = AnalysisActivities(OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url))
-    result = await env.run(acts.analyze_call, AnalyzeInput(call_id, TRANSCRIPT, [RUN]))
+    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url)
+    try:
+        result = await env.run(
+            AnalysisActivities(analyzer).analyze_call, AnalyzeInput(call_id, TRANSCRIPT, [RUN])
+        )
+    finally:
+        await analyzer.close()
     assert result.provider == "openai:gpt-4o-mini"
     assert result.mood == "great"
     assert result.commitment_updates == [CommitmentUpdate("c-run", "kept")]
@@ -82,9 +87,15 @@ async def test_invalid_llm_output_stays_retryable(
     env: ActivityEnvironment, llm: OpenAIServer, call_id: str
 ) -> None:
     llm.replies.append('{"summary": "cut off mid-')
-    acts = AnalysisActivities(OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url))
-    with pytest.raises(AnalysisInvalid) as raised:
-        await env.run(acts.analyze_call, AnalyzeInput(call_id, TRANSCRIPT, [RUN]))
+    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url)
+    try:
+        with pytest.raises(AnalysisInvalid) as raised:
+            await env.run(
+                AnalysisActivities(analyzer).analyze_call,
+                AnalyzeInput(call_id, TRANSCRIPT, [RUN]),
+            )
+    finally:
+        await analyzer.close()
     # Temporal turns a plain exception into an ApplicationError typed by its class name; the
     # workflow's non-retryable list does not name it, so a model that broke the schema once
     # gets another try.

@@ -4,10 +4,13 @@ does and answers in its documented format."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
 
 import openai
 import pytest
+import pytest_asyncio
 
+from callflow.analysis import schema
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.analysis.schema import AnalysisOutput, json_schema
@@ -45,8 +48,18 @@ def answer(**overrides: object) -> str:
     return json.dumps(document)
 
 
-def analyzer(server: OpenAIServer, api_key: str = API_KEY) -> OpenAIAnalyzer:
-    return OpenAIAnalyzer.create(api_key, MODEL, base_url=server.base_url)
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_analyzer() -> AsyncIterator[Callable[..., OpenAIAnalyzer]]:
+    """OpenAIAnalyzer.create with this module's model; every one made is closed afterwards."""
+    made: list[OpenAIAnalyzer] = []
+
+    def make(base_url: str, api_key: str = API_KEY) -> OpenAIAnalyzer:
+        made.append(OpenAIAnalyzer.create(api_key, MODEL, base_url=base_url))
+        return made[-1]
+
+    yield make
+    for a in made:
+        await a.close()
 
 
 def test_schema_sent_is_inside_openai_strict_subset() -> None:
@@ -71,7 +84,9 @@ def test_plain_pydantic_schema_would_be_refused() -> None:
     assert any("'minLength' is not permitted" in p for p in problems), problems
 
 
-async def test_server_refuses_a_schema_outside_the_strict_subset(llm: OpenAIServer) -> None:
+async def test_server_refuses_a_schema_outside_the_strict_subset(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     client = openai.AsyncOpenAI(api_key=API_KEY, base_url=llm.base_url, max_retries=0)
     with pytest.raises(openai.BadRequestError, match=r"maxLength|minLength"):
         await client.chat.completions.create(
@@ -89,9 +104,11 @@ async def test_server_refuses_a_schema_outside_the_strict_subset(llm: OpenAIServ
     await client.close()
 
 
-async def test_valid_answer_becomes_a_call_analysis(llm: OpenAIServer) -> None:
+async def test_valid_answer_becomes_a_call_analysis(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     llm.replies.append(answer())
-    result = await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+    result = await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN, READ])
 
     assert result == CallAnalysis(
         summary="Sam ran twice as planned but skipped reading because of tiredness.",
@@ -123,11 +140,13 @@ async def test_valid_answer_becomes_a_call_analysis(llm: OpenAIServer) -> None:
     assert response_format["json_schema"]["schema"] == json_schema()
 
 
-async def test_no_commitment_due_and_nothing_new(llm: OpenAIServer) -> None:
+async def test_no_commitment_due_and_nothing_new(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     llm.replies.append(
         answer(new_commitments=[], commitment_updates=[], topics_next_time=[], mood="neutral")
     )
-    result = await analyzer(llm).analyze(TRANSCRIPT[:2], [])
+    result = await make_analyzer(llm.base_url).analyze(TRANSCRIPT[:2], [])
     assert result.new_commitments == [] and result.commitment_updates == []
     assert json.loads(llm.seen[0].body["messages"][1]["content"])["due_commitments"] == []
 
@@ -151,48 +170,80 @@ async def test_no_commitment_due_and_nothing_new(llm: OpenAIServer) -> None:
     ],
 )
 async def test_output_not_matching_the_schema_is_invalid(
-    llm: OpenAIServer, reply: str, why: str
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer], reply: str, why: str
 ) -> None:
     llm.replies.append(reply)
     with pytest.raises(AnalysisInvalid, match="does not match the schema"):
-        await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+        await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN, READ])
 
 
-async def test_update_of_a_commitment_that_was_not_due_is_invalid(llm: OpenAIServer) -> None:
+async def test_update_of_a_commitment_that_was_not_due_is_invalid(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     llm.replies.append(
         answer(commitment_updates=[{"commitment_id": "c-invented", "status": "kept"}])
     )
     with pytest.raises(AnalysisInvalid, match="c-invented"):
-        await analyzer(llm).analyze(TRANSCRIPT, [RUN])
+        await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN])
 
 
-async def test_refusal_is_invalid_output(llm: OpenAIServer) -> None:
+async def test_refusal_is_invalid_output(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     llm.refusals.append("I'm sorry, I can't help with that.")
     with pytest.raises(AnalysisInvalid, match="refused"):
-        await analyzer(llm).analyze(TRANSCRIPT, [RUN])
+        await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN])
 
 
-async def test_wrong_key_is_rejected_naming_the_setting(llm: OpenAIServer) -> None:
+async def test_wrong_key_is_rejected_naming_the_setting(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
     with pytest.raises(AnalysisRejected, match="OPENAI_API_KEY") as raised:
-        await analyzer(llm, api_key="sk-wrong-secret-value").analyze(TRANSCRIPT, [RUN])
+        await make_analyzer(llm.base_url, api_key="sk-wrong-secret-value").analyze(
+            TRANSCRIPT, [RUN]
+        )
     assert "401" in str(raised.value)
     assert "sk-wrong-secret-value" not in str(raised.value)  # secrets never in messages
     assert llm.replies == []
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-async def test_throttling_and_server_errors_are_unavailable(llm: OpenAIServer, status: int) -> None:
+async def test_throttling_and_server_errors_are_unavailable(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer], status: int
+) -> None:
     llm.fail_next.append(status)
     llm.replies.append(answer())
     with pytest.raises(AnalysisUnavailable):
-        await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+        await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN, READ])
     assert len(llm.seen) == 1  # the adapter leaves retries to Temporal (max_retries=0)
     # The next attempt, as Temporal's retry would make it, succeeds.
-    result = await analyzer(llm).analyze(TRANSCRIPT, [RUN, READ])
+    result = await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN, READ])
     assert result.provider == f"openai:{MODEL}"
 
 
-async def test_connection_refused_is_unavailable() -> None:
+async def test_connection_refused_is_unavailable(
+    make_analyzer: Callable[..., OpenAIAnalyzer],
+) -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     with pytest.raises(AnalysisUnavailable, match="unavailable"):
-        await OpenAIAnalyzer.create(API_KEY, MODEL, base_url=closed).analyze(TRANSCRIPT, [RUN])
+        await make_analyzer(closed).analyze(TRANSCRIPT, [RUN])
+
+
+async def test_schema_outside_the_strict_subset_is_rejected_saying_why(
+    llm: OpenAIServer,
+    make_analyzer: Callable[..., OpenAIAnalyzer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What every call did before json_schema() produced the strict subset.
+    monkeypatch.setattr(schema, "json_schema", AnalysisOutput.model_json_schema)
+    llm.replies.append(answer())
+    with pytest.raises(AnalysisRejected, match=r"400.*'(min|max)Length' is not permitted"):
+        await make_analyzer(llm.base_url).analyze(TRANSCRIPT, [RUN, READ])
+
+
+async def test_wrong_base_url_is_rejected_naming_the_setting(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
+    without_v1 = llm.base_url.removesuffix("/v1")
+    with pytest.raises(AnalysisRejected, match=r"404.*OPENAI_BASE_URL"):
+        await make_analyzer(without_v1).analyze(TRANSCRIPT, [RUN])
