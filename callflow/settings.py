@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     memory_budget_ms: int = 400
     caller_name: str = "Callflow Coach"
 
+    # --- price table (USD) turning an agent's usage into a cost per call; set to your contracts
+    price_stt_per_minute: float = 0.0022  # Cartesia Ink (list price, approx.)
+    price_llm_per_1k_prompt_tokens: float = 0.00015  # gpt-4o-mini input
+    price_llm_per_1k_completion_tokens: float = 0.0006  # gpt-4o-mini output
+    price_tts_per_1k_characters: float = 0.03  # Cartesia Sonic (approx.)
+    price_livekit_per_minute: float = 0.0005  # LiveKit agent session minutes (approx.)
+
     # --- observability (off by default)
     telemetry_enabled: bool = False
     prometheus_bind: str = "127.0.0.1:9464"  # host:port of the SDK runtime's /metrics

@@ -34,6 +34,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from callflow.call_inputs import call_input_from
 from callflow.schedules.errors import (
     ScheduleAlreadyExists,
     ScheduleError,
@@ -44,7 +45,7 @@ from callflow.schedules.errors import (
 from callflow.schedules.intents import ScheduleIntentStore
 from callflow.schedules.spec import TEMPORAL_DAY_NAME, CallSchedule
 from callflow.settings import Settings
-from workflows.messages import WORKFLOW_ID_PREFIX, CallInput, CallTimings
+from workflows.messages import WORKFLOW_ID_PREFIX, CallInput
 
 SCHEDULE_ID_PREFIX = "callflow-user-"
 WORKFLOW_TYPE = "CallWorkflow"
@@ -255,21 +256,7 @@ class ScheduleManager:
     def call_input(self, user_id: str) -> CallInput:
         """The input every firing passes to `CallWorkflow` (call id derived from workflow id)."""
         s = self._settings
-        base = self._template or CallInput(
-            call_id="",
-            user_id=user_id,
-            timings=CallTimings(
-                join_timeout_s=s.join_timeout_s,
-                max_attempts=s.max_attempts,
-                retry_backoff_s=list(s.retry_backoff_s),
-                max_call_s=s.max_call_s,
-                room_probe_interval_s=s.room_probe_interval_s,
-                memory_budget_ms=s.memory_budget_ms,
-            ),
-            caller_name=s.caller_name,
-            agent_name=s.agent_name,
-            phone_token_ttl_s=s.phone_token_ttl_s,
-        )
+        base = self._template or call_input_from(s, call_id="", user_id=user_id, reason="scheduled")
         return dataclasses.replace(
             base, call_id="", user_id=user_id, reason="scheduled", ring_lead_s=self._lead_s
         )

@@ -11,6 +11,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from callflow.call_inputs import call_input_from
 from callflow.ports import RecordsStore
 from callflow.service.call_requests import (
     CancelCallRequest,
@@ -24,7 +25,6 @@ from callflow.service.workflow_gateway import CallWorkflows
 from callflow.settings import Settings
 from workflows.messages import (
     CallInput,
-    CallTimings,
     CancelRequest,
     Declined,
     workflow_id_for,
@@ -146,21 +146,8 @@ class ServiceRoutes:
     # --- helpers ---------------------------------------------------------------------------
 
     def _call_input(self, call_id: str, req: StartCallRequest) -> CallInput:
-        s = self.settings
-        return CallInput(
-            call_id=call_id,
-            user_id=req.user_id,
-            timings=CallTimings(
-                join_timeout_s=s.join_timeout_s,
-                max_attempts=s.max_attempts,
-                retry_backoff_s=list(s.retry_backoff_s),
-                max_call_s=s.max_call_s,
-                room_probe_interval_s=s.room_probe_interval_s,
-                memory_budget_ms=s.memory_budget_ms,
-            ),
-            reason=req.reason,
-            caller_name=s.caller_name,
-            agent_name=s.agent_name,
+        return call_input_from(
+            self.settings, call_id=call_id, user_id=req.user_id, reason=req.reason
         )
 
     def _call_ref(self, call_id: str) -> dict[str, str]:
