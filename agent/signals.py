@@ -193,11 +193,9 @@ class TemporalWorkflowSignals(BackgroundSignals):
     @classmethod
     def from_settings(cls, workflow_id: str, settings: Any) -> TemporalWorkflowSignals:
         async def connect() -> Any:
-            from temporalio.client import Client
+            from callflow.temporal_client import connect_temporal
 
-            return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace
-            )
+            return await connect_temporal(settings)
 
         return cls(workflow_id, connect=connect)
 

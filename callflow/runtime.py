@@ -12,11 +12,9 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import httpx
-from temporalio.client import Client
 
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
-from callflow.codec import data_converter
 from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
 from callflow.notify.webhook import SignedWebhookNotifier
@@ -26,21 +24,10 @@ from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
 from callflow.rooms.livekit import LiveKitRooms
 from callflow.settings import ConfigurationError, Settings, get_settings
-from callflow.telemetry import temporal_interceptors, temporal_runtime
+from callflow.temporal_client import connect_temporal
 from worker import Ports, create_worker
 
 log = logging.getLogger("callflow")
-
-
-async def connect_temporal(settings: Settings) -> Client:
-    """The one way every process connects to Temporal (codec and telemetry included)."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-        interceptors=temporal_interceptors(settings),
-        runtime=temporal_runtime(settings),
-    )
 
 
 def _require_database_url(settings: Settings, port: str) -> str:

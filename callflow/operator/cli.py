@@ -14,15 +14,14 @@ from callflow.operator.calls import CallDetail, CallRow, call_status, list_calls
 from callflow.operator.errors import BadArgument, OperatorError
 from callflow.operator.queries import calls_query, parse_duration, ui_link
 from callflow.settings import Settings, get_settings
+from callflow.temporal_client import connect_temporal
 
 T = TypeVar("T")
 
 
 def _run(settings: Settings, work: Callable[[Client], Awaitable[T]]) -> T:
     async def main() -> T:
-        client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        client = await connect_temporal(settings)
         return await work(client)
 
     try:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
-from temporalio.client import Client
 
 from callflow.schedules.dst import dst_notes
 from callflow.schedules.errors import ScheduleError, ScheduleInvalid
@@ -16,6 +15,7 @@ from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import DEFAULT_LEAD_S, OPT_OUT_NOTE, ScheduleManager, ScheduleView
 from callflow.schedules.spec import CallSchedule
 from callflow.settings import Settings, get_settings
+from callflow.temporal_client import connect_temporal
 
 T = TypeVar("T")
 
@@ -52,9 +52,7 @@ def _quiet_hours(value: str | None) -> dict[str, str] | None:
 
 def _run(settings: Settings, lead_s: float, work: Callable[[ScheduleManager], Awaitable[T]]) -> T:
     async def main() -> T:
-        client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        client = await connect_temporal(settings)
         store = None
         if settings.database_url:
             store = await PostgresScheduleIntentStore.connect(settings.database_url)

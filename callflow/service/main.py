@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 
 from temporalio.client import Client
 
-from callflow.runtime import build_records, connect_temporal
+from callflow.runtime import build_records
 from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import ScheduleManager
 from callflow.schedules.routes import schedule_routes
@@ -17,6 +17,7 @@ from callflow.service.deps import ServiceDeps
 from callflow.service.runner import serve
 from callflow.settings import Settings
 from callflow.telemetry import asgi_metrics_middleware
+from callflow.temporal_client import connect_temporal
 
 log = logging.getLogger("callflow.service")
 

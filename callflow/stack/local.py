@@ -25,12 +25,13 @@ from callflow.notify.local_receiver import LocalReceiver, start_local_receiver
 from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.phone.simulator import PhoneSimulator
 from callflow.records.postgres import PostgresRecords
-from callflow.runtime import build_ports, connect_temporal
+from callflow.runtime import build_ports
 from callflow.service import ServiceDeps, create_app, serve
 from callflow.settings import Settings
 from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_postgres
 from callflow.stack.temporal import DevServer, free_port, start_dev_server
+from callflow.temporal_client import connect_temporal
 from worker import create_worker
 
 log = logging.getLogger("callflow.stack")
