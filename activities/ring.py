@@ -80,7 +80,6 @@ class RingActivities:
             "token": grant.token,
             "caller_name": input.caller_name,
             "expires_at": grant.expires_at,
-            "attempt": input.attempt,
         }
         try:
             await self._push.send_voip(

@@ -30,7 +30,6 @@ AGENT = "callflow-agent"
 # The VoIP payload the iOS app ships against (DESIGN.md section 5).
 DESIGN_FIELDS = {"call_id", "provider", "livekit_url", "room", "token", "caller_name", "expires_at"}
 # ring also sends the attempt number; it is not in DESIGN.md's list (reported to the lead).
-EXTRA_FIELDS = {"attempt"}
 
 
 def ring_input(call_id: str, token: str, attempt: int = 1, ttl_s: int = 120) -> RingInput:
@@ -109,7 +108,7 @@ async def test_ring_creates_room_and_dispatch_and_pushes_the_app_payload(
     assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
 
     [payload] = got
-    assert set(payload) == DESIGN_FIELDS | EXTRA_FIELDS
+    assert set(payload) == DESIGN_FIELDS
     assert payload["call_id"] == call_id
     assert payload["provider"] == "livekit"
     assert payload["livekit_url"] == livekit.url
