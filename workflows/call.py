@@ -6,6 +6,7 @@ conditions over that state, so the order in which messages arrive never matters.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -234,6 +235,12 @@ class CallWorkflow:
         except _CallEnded as ended:
             self._outcome, self._failure_reason = ended.outcome, ended.reason
             if self._room and ended.outcome in (Outcome.CANCELLED, Outcome.DECLINED):
+                await self._close_room(self._room)
+        except asyncio.CancelledError:
+            # Cancelled from the Temporal UI/CLI: still close the room, record and notify.
+            self._outcome = Outcome.CANCELLED
+            self._failure_reason = "cancelled: workflow cancellation requested in Temporal"
+            if self._room:
                 await self._close_room(self._room)
         return await self._finish(context, ended_by, self._pushes_sent)
 

@@ -336,3 +336,18 @@ async def test_scheduled_call_prepares_then_sleeps_until_due(h: Harness) -> None
     assert "waiting_due" in stages
     assert stages["fetching_memory"] < stages["waiting_due"] < stages["ringing"]
     assert stages["ringing"] >= due - timedelta(seconds=1)
+
+
+async def test_cancel_from_temporal_still_closes_records_and_notifies(h: Harness) -> None:
+    async def cancel(handle: WorkflowHandle[CallWorkflow, CallResult]) -> None:
+        while (await handle.query(CallWorkflow.status)).stage != "awaiting_join":
+            await asyncio.sleep(0.02)
+        await handle.cancel()
+
+    result, _ = await h.run(["ignore"], during=cancel)
+
+    assert result.outcome == "cancelled"
+    assert "Temporal" in (result.failure_reason or "")
+    assert h.rooms.deleted == [f"callflow-{result.call_id}-a1"]
+    assert h.records.calls[result.call_id].outcome == "cancelled"
+    assert [e.outcome for e in h.notifier.events] == ["cancelled"]
