@@ -26,6 +26,8 @@ from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.phone.simulator import PhoneSimulator
 from callflow.records.postgres import PostgresRecords
 from callflow.runtime import build_ports
+from callflow.schedules.manager import ScheduleManager
+from callflow.schedules.routes import schedule_routes
 from callflow.service import ServiceDeps, create_app, serve
 from callflow.settings import Settings
 from callflow.stack.livekit import LocalLiveKit, start_livekit
@@ -185,8 +187,12 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         records = await PostgresRecords.connect(postgres.dsn)
         exit_stack.push_async_callback(records.close)
 
+        schedules = ScheduleManager(client, settings)
         api = await serve(
-            create_app(ServiceDeps(temporal=client, records=records, settings=settings)),
+            create_app(
+                ServiceDeps(temporal=client, records=records, settings=settings),
+                extra_routes=schedule_routes(lambda: schedules),
+            ),
             port=api_port,
         )
         exit_stack.push_async_callback(api.stop)

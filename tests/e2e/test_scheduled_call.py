@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from callflow.demo import seed_user
@@ -53,3 +54,20 @@ async def test_a_schedule_fires_a_call_that_rings_at_its_due_time(stack: LocalSt
     assert stages["ringing"] >= fired_for + timedelta(seconds=LEAD_S)
     record = await stack.records.get_call(result["call_id"])
     assert record is not None and record.outcome == "completed"
+
+
+async def test_the_call_api_of_the_local_stack_manages_schedules(stack: LocalStack) -> None:
+    user_id = f"sched-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=stack.api_url) as http:
+        bad = await http.put(
+            f"/users/{user_id}/schedule",
+            json={"timezone": "Mars/Olympus", "days": ["mon"], "times": ["07:30"]},
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "timezone"
+        good = await http.put(
+            f"/users/{user_id}/schedule",
+            json={"timezone": "Asia/Tokyo", "days": ["tue", "thu"], "times": ["08:00"]},
+        )
+        assert good.status_code == 201
+        gone = await http.delete(f"/users/{user_id}/schedule")
+        assert gone.status_code == 204
