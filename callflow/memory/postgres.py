@@ -9,8 +9,7 @@ still has context. One memory per call: its id is `call-<call_id>` and a rewrite
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import asyncpg
 
@@ -22,7 +21,7 @@ from callflow.memory.errors import (
 )
 from callflow.memory.ids import check_write, memory_id_for
 from callflow.models import MemoryItem
-from callflow.records.pg_errors import PgFailure, classify
+from callflow.pg import PgErrors, create_pool, translate_pg_errors
 
 _SEARCH = """
 with q as (
@@ -54,30 +53,17 @@ returning memory_id
 """
 
 
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except MemoryStoreError:
-        raise
-    except Exception as exc:
-        kind = classify(exc)
-        if kind is None:
-            raise
-        detail = f"{operation}: {type(exc).__name__}: {exc}"
-        if kind is PgFailure.UNAVAILABLE:
-            raise MemoryUnavailable(f"memory store unreachable during {detail}") from exc
-        if kind is PgFailure.AUTH:
-            raise MemoryAuthError(
-                f"memory store refused the connection during {detail}; check DATABASE_URL"
-            ) from exc
-        if kind is PgFailure.INVALID:
-            raise InvalidMemory(f"memory store rejected {detail}") from exc
-        if kind is PgFailure.SCHEMA:
-            raise MemoryStoreError(
-                f"memories table missing during {detail}; apply migrations/"
-            ) from exc
-        raise MemoryStoreError(f"memory store failed during {detail}") from exc
+_ERRORS = PgErrors(
+    store="memory store",
+    base=MemoryStoreError,
+    unavailable=MemoryUnavailable,
+    auth=MemoryAuthError,
+    invalid=InvalidMemory,
+)
+
+
+def translate_errors(operation: str) -> AbstractContextManager[None]:
+    return translate_pg_errors(_ERRORS, operation)
 
 
 class PostgresMemory:
@@ -87,9 +73,9 @@ class PostgresMemory:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 5) -> PostgresMemory:
-        with translate_errors("connect"):
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-        return cls(pool, owns_pool=True)
+        return cls(
+            await create_pool(dsn, _ERRORS, min_size=min_size, max_size=max_size), owns_pool=True
+        )
 
     async def close(self) -> None:
         if self._owns_pool:

@@ -8,20 +8,20 @@ whatever jsonb codec its connections have.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import asyncpg
 
 from callflow.models import CallRecord, Commitment, User
+from callflow.pg import PgErrors, create_pool, translate_pg_errors
+from callflow.records.checks import check_attempt, required_date
 from callflow.records.codec import (
     call_from_row,
     call_row,
     commitment_from_row,
     commitment_row,
-    parse_date,
     user_from_row,
     user_row,
 )
@@ -31,7 +31,6 @@ from callflow.records.errors import (
     RecordsError,
     RecordsUnavailable,
 )
-from callflow.records.pg_errors import PgFailure, classify
 
 _JSON_COLUMNS = ("transcript", "usage", "latency", "tools_called", "stages")
 _CALL_COLUMNS = (
@@ -44,32 +43,18 @@ _USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
 _COMMITMENT_COLUMNS = "commitment_id, user_id, text, due_date, status, source_call_id"
 
 
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    """Turn asyncpg/OS exceptions into the records hierarchy (messages never carry the DSN)."""
-    try:
-        yield
-    except RecordsError:
-        raise
-    except Exception as exc:
-        kind = classify(exc)
-        if kind is None:
-            raise
-        detail = f"{operation}: {type(exc).__name__}: {exc}"
-        if kind is PgFailure.UNAVAILABLE:
-            raise RecordsUnavailable(f"records store unreachable during {detail}") from exc
-        if kind is PgFailure.AUTH:
-            raise RecordsAuthError(
-                f"records store refused the connection during {detail}; check DATABASE_URL"
-            ) from exc
-        if kind is PgFailure.INVALID:
-            raise InvalidRecord(f"records store rejected {detail}") from exc
-        if kind is PgFailure.SCHEMA:
-            raise RecordsError(
-                f"records schema is missing during {detail}; apply migrations/ "
-                "(callflow.stack.postgres.apply_migrations)"
-            ) from exc
-        raise RecordsError(f"records store failed during {detail}") from exc
+_ERRORS = PgErrors(
+    store="records store",
+    base=RecordsError,
+    unavailable=RecordsUnavailable,
+    auth=RecordsAuthError,
+    invalid=InvalidRecord,
+)
+
+
+def translate_errors(operation: str) -> AbstractContextManager[None]:
+    """asyncpg/OS exceptions become the records hierarchy (messages never carry the DSN)."""
+    return translate_pg_errors(_ERRORS, operation)
 
 
 def _decode_call(row: Mapping[str, Any]) -> CallRecord:
@@ -80,11 +65,6 @@ def _decode_call(row: Mapping[str, Any]) -> CallRecord:
     return call_from_row(data)
 
 
-def _check_attempt(attempt: int) -> None:
-    if attempt < 1:
-        raise InvalidRecord(f"push attempt must be >= 1 (attempts count from 1), got {attempt}")
-
-
 class PostgresRecords:
     def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
         self._pool = pool
@@ -92,9 +72,9 @@ class PostgresRecords:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresRecords:
-        with translate_errors("connect"):
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-        return cls(pool, owns_pool=True)
+        return cls(
+            await create_pool(dsn, _ERRORS, min_size=min_size, max_size=max_size), owns_pool=True
+        )
 
     async def close(self) -> None:
         if self._owns_pool:
@@ -134,9 +114,7 @@ class PostgresRecords:
 
     async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
         """Open commitments of `user_id` due on or before the ISO date, earliest first."""
-        day: date | None = parse_date(on_or_before, "on_or_before")
-        if day is None:
-            raise InvalidRecord("on_or_before must be an ISO date like 2026-11-27, got ''")
+        day = required_date(on_or_before, "on_or_before")
         with translate_errors("due_commitments"):
             rows = await self._pool.fetch(
                 f"select {_COMMITMENT_COLUMNS} from commitments"
@@ -244,13 +222,13 @@ class PostgresRecords:
 
     async def claim_push(self, call_id: str, attempt: int) -> bool:
         """True when the push may be sent now; False when it was already sent."""
-        _check_attempt(attempt)
+        check_attempt(attempt)
         with translate_errors("claim_push"):
             claimed = await self._pool.fetchval("select claim_push($1, $2)", call_id, attempt)
         return bool(claimed)
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
-        _check_attempt(attempt)
+        check_attempt(attempt)
         with translate_errors("mark_push_sent"):
             await self._pool.execute(
                 "insert into push_log (call_id, attempt, apns_id, state, sent_at)"

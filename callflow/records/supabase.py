@@ -22,13 +22,13 @@ from postgrest.types import ReturnMethod
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from callflow.models import CallRecord, Commitment, User
+from callflow.records.checks import check_attempt, required_date
 from callflow.records.codec import (
     call_from_row,
     call_row,
     commitment_from_row,
     commitment_row,
     json_ready,
-    parse_date,
     user_from_row,
     user_row,
 )
@@ -89,11 +89,6 @@ def translate_errors(operation: str) -> Iterator[None]:
         raise RecordsUnavailable(
             f"Supabase unreachable during {operation}: {type(exc).__name__}"
         ) from exc
-
-
-def _check_attempt(attempt: int) -> None:
-    if attempt < 1:
-        raise InvalidRecord(f"push attempt must be >= 1 (attempts count from 1), got {attempt}")
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:
@@ -175,9 +170,7 @@ class SupabaseRecords:
     # --- commitments
 
     async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
-        day = parse_date(on_or_before, "on_or_before")
-        if day is None:
-            raise InvalidRecord("on_or_before must be an ISO date like 2026-11-27, got ''")
+        day = required_date(on_or_before, "on_or_before")
         with translate_errors("due_commitments"):
             resp = await (
                 self._db.table("commitments")
@@ -242,7 +235,7 @@ class SupabaseRecords:
     # --- push log
 
     async def claim_push(self, call_id: str, attempt: int) -> bool:
-        _check_attempt(attempt)
+        check_attempt(attempt)
         params = cast(dict[str, str], {"p_call_id": call_id, "p_attempt": attempt})
         with translate_errors("claim_push"):
             resp = await self._db.rpc("claim_push", params).execute()
@@ -251,7 +244,7 @@ class SupabaseRecords:
         return resp.data
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
-        _check_attempt(attempt)
+        check_attempt(attempt)
         row = {
             "call_id": call_id,
             "attempt": attempt,
