@@ -80,11 +80,15 @@ class CallTracker:
             self._pending_eou_s = metrics.get("end_of_turn_delay")
         else:
             eou, self._pending_eou_s = self._pending_eou_s, None
+            # e2e_latency is measured from the user's end of speech; only a reply that directly
+            # answers a user turn has one that means "how long the user waited".
+            e2e = metrics.get("e2e_latency") if eou is not None else None
             self.latencies.append(
                 TurnLatency(
                     end_of_utterance_ms=(eou or 0.0) * 1000.0,
                     llm_ttft_ms=(metrics.get("llm_node_ttft") or 0.0) * 1000.0,
                     tts_ttfb_ms=(metrics.get("tts_node_ttfb") or 0.0) * 1000.0,
+                    total_ms=None if e2e is None else e2e * 1000.0,
                 )
             )
 

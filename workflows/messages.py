@@ -151,6 +151,9 @@ class TurnLatency:
     end_of_utterance_ms: float = 0.0
     llm_ttft_ms: float = 0.0
     tts_ttfb_ms: float = 0.0
+    # User end of speech -> the agent's first audio frame out; None for a turn that answers no
+    # user turn (the greeting, the reply after a tool call).
+    total_ms: float | None = None
 
 
 @dataclass

@@ -23,3 +23,18 @@ async def stack() -> AsyncIterator[LocalStack]:
         yield running
     finally:
         await running.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def agent_stack() -> AsyncIterator[LocalStack]:
+    """The whole local stack with the voice agent as its own process and the phone simulator
+    behaving as the iOS app (device RPC methods, espeak voice, listening to the agent)."""
+    state = Path(tempfile.mkdtemp(prefix="callflow-e2e-agent-"))
+    running = await start_local_stack(
+        Settings(_env_file=None),  # type: ignore[call-arg]
+        StackOptions(state_dir=state, with_agent=True, departure_timeout_s=1),
+    )
+    try:
+        yield running
+    finally:
+        await running.stop()
