@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -10,31 +9,25 @@ from typing import TypeVar
 import click
 from temporalio.client import Client
 
+from callflow.cli_support import run_with_temporal
 from callflow.operator.calls import CallDetail, CallRow, call_status, list_calls, stuck_calls
 from callflow.operator.errors import BadArgument, OperatorError
 from callflow.operator.queries import calls_query, parse_duration, ui_link
 from callflow.settings import Settings, get_settings
-from callflow.temporal_client import connect_temporal
 
 T = TypeVar("T")
 
 
-def _run(settings: Settings, work: Callable[[Client], Awaitable[T]]) -> T:
-    async def main() -> T:
-        client = await connect_temporal(settings)
-        return await work(client)
+def _explain(exc: Exception) -> str | None:
+    if isinstance(exc, BadArgument):
+        return f"invalid {exc.field}: {exc.message}"
+    if isinstance(exc, OperatorError):
+        return str(exc)
+    return None
 
-    try:
-        return asyncio.run(main())
-    except BadArgument as exc:
-        raise click.ClickException(f"invalid {exc.field}: {exc.message}") from None
-    except OperatorError as exc:
-        raise click.ClickException(str(exc)) from None
-    except RuntimeError as exc:  # the client could not connect
-        raise click.ClickException(
-            f"cannot reach Temporal at {settings.temporal_address}: {exc} "
-            "(start it with `callflow dev` or set CALLFLOW_TEMPORAL_ADDRESS)"
-        ) from None
+
+def _run(settings: Settings, work: Callable[[Client], Awaitable[T]]) -> T:
+    return run_with_temporal(settings, work, _explain)
 
 
 def _when(at: datetime | None) -> str:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
+from temporalio.client import Client
 
+from callflow.cli_support import run_with_temporal
 from callflow.schedules.dst import dst_notes
 from callflow.schedules.errors import ScheduleError, ScheduleInvalid
 from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import DEFAULT_LEAD_S, OPT_OUT_NOTE, ScheduleManager, ScheduleView
 from callflow.schedules.spec import CallSchedule
 from callflow.settings import Settings, get_settings
-from callflow.temporal_client import connect_temporal
 
 T = TypeVar("T")
 
@@ -50,9 +50,17 @@ def _quiet_hours(value: str | None) -> dict[str, str] | None:
     return {"start": start.strip(), "end": end.strip()}
 
 
+def _explain(exc: Exception) -> str | None:
+    if isinstance(exc, ScheduleInvalid):
+        option = OPTION_FOR_FIELD.get(exc.field, exc.field)
+        return f"invalid {option} ({exc.field}): {exc.message}"
+    if isinstance(exc, ScheduleError):
+        return str(exc)
+    return None
+
+
 def _run(settings: Settings, lead_s: float, work: Callable[[ScheduleManager], Awaitable[T]]) -> T:
-    async def main() -> T:
-        client = await connect_temporal(settings)
+    async def with_manager(client: Client) -> T:
         store = None
         if settings.database_url:
             store = await PostgresScheduleIntentStore.connect(settings.database_url)
@@ -62,18 +70,7 @@ def _run(settings: Settings, lead_s: float, work: Callable[[ScheduleManager], Aw
             if store is not None:
                 await store.close()
 
-    try:
-        return asyncio.run(main())
-    except ScheduleInvalid as exc:
-        option = OPTION_FOR_FIELD.get(exc.field, exc.field)
-        raise click.ClickException(f"invalid {option} ({exc.field}): {exc.message}") from None
-    except ScheduleError as exc:
-        raise click.ClickException(str(exc)) from None
-    except RuntimeError as exc:  # the client could not connect
-        raise click.ClickException(
-            f"cannot reach Temporal at {settings.temporal_address}: {exc} "
-            "(start it with `callflow dev` or set CALLFLOW_TEMPORAL_ADDRESS)"
-        ) from None
+    return run_with_temporal(settings, with_manager, _explain)
 
 
 def format_view(view: ScheduleView) -> str:
