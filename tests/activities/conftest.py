@@ -1,9 +1,9 @@
-"""Real adapters for the activity tests: embedded Postgres (records + memory), the local APNs
-endpoint with its sender, and a livekit-server on loopback — each started once per session."""
+"""Real adapters for the activity tests: a database of their own on the session's Postgres
+(records + memory), the local APNs endpoint with its sender; LiveKit is the session's
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,18 +16,13 @@ from callflow.memory.postgres import PostgresMemory
 from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.push.apns import ApnsPushSender
 from callflow.records.postgres import PostgresRecords
-from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
-
-LIVEKIT_KEY = "activities-key"
+from callflow.stack.postgres import LocalPostgres
+from tests.support.postgres import database_for
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def activities_pg() -> AsyncIterator[LocalPostgres]:
-    pg = await start_scratch_postgres(prefix="callflow-activities-pg-")
-    yield pg
-    pg.stop()
+async def activities_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    return await database_for(scratch_postgres, "activities")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -72,26 +67,6 @@ async def push(apns: LocalApns) -> AsyncIterator[ApnsPushSender]:
     )
     yield sender
     await sender.close()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def livekit(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalLiveKit]:
-    server = await start_livekit(
-        tmp_path_factory.mktemp("activities-livekit"),
-        api_key=LIVEKIT_KEY,
-        api_secret=secrets.token_urlsafe(32),
-        webhook_urls=[],
-        log_level="warn",
-    )
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def rooms(livekit: LocalLiveKit) -> AsyncIterator[LiveKitRooms]:
-    adapter = LiveKitRooms(livekit.url, livekit.api_key, livekit.api_secret)
-    yield adapter
-    await adapter.close()
 
 
 @pytest.fixture

@@ -36,10 +36,8 @@ WEBHOOK_SECRET = "whsec-activities-test"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def llm() -> AsyncIterator[OpenAIServer]:
-    server = OpenAIServer(api_key=OPENAI_KEY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with OpenAIServer(api_key=OPENAI_KEY) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

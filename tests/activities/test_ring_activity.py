@@ -89,7 +89,7 @@ async def test_ring_creates_room_and_dispatch_and_pushes_the_app_payload(
     env: ActivityEnvironment,
     ring_activities: RingActivities,
     rooms: LiveKitRooms,
-    livekit: LocalLiveKit,
+    livekit_server: LocalLiveKit,
     apns: LocalApns,
     pool: asyncpg.Pool,
     call_id: str,
@@ -111,13 +111,13 @@ async def test_ring_creates_room_and_dispatch_and_pushes_the_app_payload(
     assert set(payload) == DESIGN_FIELDS
     assert payload["call_id"] == call_id
     assert payload["provider"] == "livekit"
-    assert payload["livekit_url"] == livekit.url
+    assert payload["livekit_url"] == livekit_server.url
     assert payload["room"] == given.room
     assert payload["caller_name"] == "Coach Ada"
     assert payload["expires_at"] == out.expires_at
     # The token is a room-scoped JWT signed with the server's secret, for the user, short-lived.
-    claims = jwt.decode(payload["token"], livekit.api_secret, algorithms=["HS256"])
-    assert claims["iss"] == livekit.api_key
+    claims = jwt.decode(payload["token"], livekit_server.api_secret, algorithms=["HS256"])
+    assert claims["iss"] == livekit_server.api_key
     assert claims["sub"] == "u-sam"
     assert claims["video"]["room"] == given.room and claims["video"]["roomJoin"] is True
     assert before + 120 - 5 <= claims["exp"] <= time.time() + 120 + 1
@@ -213,13 +213,13 @@ def _deleted_app(apns: LocalApns) -> str:
 
 async def test_livekit_refusing_the_keys_is_a_non_retryable_room_rejected(
     env: ActivityEnvironment,
-    livekit: LocalLiveKit,
+    livekit_server: LocalLiveKit,
     push: ApnsPushSender,
     records: PostgresRecords,
     apns: LocalApns,
     call_id: str,
 ) -> None:
-    wrong = LiveKitRooms(livekit.url, livekit.api_key, "x" * 40)
+    wrong = LiveKitRooms(livekit_server.url, livekit_server.api_key, "x" * 40)
     token, got = a_device(apns)
     try:
         with pytest.raises(ApplicationError) as raised:

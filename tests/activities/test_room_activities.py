@@ -18,7 +18,7 @@ def a_room_name() -> str:
 
 
 async def test_probe_sees_the_phone_and_close_disconnects_it(
-    env: ActivityEnvironment, rooms: LiveKitRooms, livekit: LocalLiveKit
+    env: ActivityEnvironment, rooms: LiveKitRooms, livekit_server: LocalLiveKit
 ) -> None:
     acts = RoomActivities(rooms)
     room = a_room_name()

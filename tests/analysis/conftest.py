@@ -13,10 +13,8 @@ API_KEY = "sk-test-analysis-key"
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def openai_server() -> AsyncIterator[OpenAIServer]:
-    server = OpenAIServer(api_key=API_KEY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with OpenAIServer(api_key=API_KEY) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(loop_scope="session")

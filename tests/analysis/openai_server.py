@@ -11,21 +11,17 @@ message content is the next queued reply. `fail_next` injects failures.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callflow.stack.temporal import free_port, wait_for_port
+from tests.support.http_service import LocalHttpService, SeenRequest
 
 # Keywords the strict subset accepts (OpenAI "Supported schemas"); anything else is refused.
 _STRICT_KEYWORDS = frozenset(
@@ -103,37 +99,21 @@ def _error(status: int, message: str, kind: str, code: str | None = None) -> JSO
 
 
 @dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class OpenAIServer:
+class OpenAIServer(LocalHttpService):
     api_key: str
     replies: list[str] = field(default_factory=list)  # message contents, answered in order
     refusals: list[str] = field(default_factory=list)  # answered before any reply
     fail_next: list[int] = field(default_factory=list)  # statuses: 429, 500, 503
-    seen: list[Seen] = field(default_factory=list)
-    base_url: str = ""  # what OpenAI clients take as base_url: http://127.0.0.1:PORT/v1
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    seen: list[SeenRequest] = field(default_factory=list)
+    name = "local OpenAI server"
 
-    async def start(self) -> None:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
-        port = free_port()
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        self._task = asyncio.create_task(self._server.serve())
-        await wait_for_port("127.0.0.1", port, 10, "local OpenAI server")
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+    @property
+    def base_url(self) -> str:
+        """What OpenAI clients take as base_url: http://127.0.0.1:PORT/v1."""
+        return f"{self.url}/v1"
 
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+    def routes(self) -> list[Route]:
+        return [Route("/v1/chat/completions", self._complete, methods=["POST"])]
 
     def reset(self) -> None:
         self.replies.clear()
@@ -142,14 +122,7 @@ class OpenAIServer:
         self.seen.clear()
 
     async def _complete(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        self.seen.append(
-            Seen(request.url.path, {k.lower(): v for k, v in request.headers.items()}, body)
-        )
+        body = (await self.record(request)).body
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(
                 401,

@@ -1,4 +1,5 @@
-"""Real services for the memory tests: an embedded Postgres and a local Supermemory server."""
+"""Real services for the memory tests: a database of their own on the session's embedded
+Postgres, and a local Supermemory server."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ import pytest_asyncio
 
 from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
-from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.stack.postgres import LocalPostgres
 from tests.memory.supermemory_server import SupermemoryServer
+from tests.support.postgres import database_for
 
 API_KEY = "sm-test-key"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def memory_pg() -> AsyncIterator[LocalPostgres]:
-    pg = await start_scratch_postgres()
-    yield pg
-    pg.stop()
+async def memory_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    return await database_for(scratch_postgres, "memory")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -30,10 +30,8 @@ async def pg_memory(memory_pg: LocalPostgres) -> AsyncIterator[PostgresMemory]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def supermemory_server() -> AsyncIterator[SupermemoryServer]:
-    server = SupermemoryServer(api_key=API_KEY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with SupermemoryServer(api_key=API_KEY) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(loop_scope="session")

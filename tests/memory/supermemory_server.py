@@ -9,64 +9,35 @@ hosted service keeps one document per caller-defined id). `fail_next` injects fa
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callflow.stack.temporal import free_port, wait_for_port
+from tests.support.http_service import LocalHttpService, SeenRequest
 
 
 @dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class SupermemoryServer:
+class SupermemoryServer(LocalHttpService):
     api_key: str
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
+    seen: list[SeenRequest] = field(default_factory=list)
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    url: str = ""
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    name = "local Supermemory server"
 
-    async def start(self) -> None:
-        app = Starlette(
-            routes=[
-                Route("/ns/{ns}/document", self._add, methods=["POST"]),
-                Route("/ns/{ns}/search", self._search, methods=["POST"]),
-            ]
-        )
-        port = free_port()
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        self._task = asyncio.create_task(self._server.serve())
-        await wait_for_port("127.0.0.1", port, 10, "local Supermemory server")
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+    def routes(self) -> list[Route]:
+        return [
+            Route("/ns/{ns}/document", self._add, methods=["POST"]),
+            Route("/ns/{ns}/search", self._search, methods=["POST"]),
+        ]
 
     async def _admit(self, request: Request) -> tuple[dict[str, Any], Response | None]:
-        body = await request.json() if await request.body() else {}
-        self.seen.append(
-            Seen(request.url.path, {k.lower(): v for k, v in request.headers.items()}, body)
-        )
+        body = (await self.record(request)).body
         if self.fail_next:
             status, payload = self.fail_next.pop(0)
             return body, JSONResponse(payload, status_code=status)

@@ -1,4 +1,5 @@
-"""One embedded Postgres for the records tests (real server, real migrations)."""
+"""The records tests: a database of their own on the session's embedded Postgres (real server,
+real migrations), and a local PostgREST for the Supabase adapter."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import pytest_asyncio
 
 from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
-from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.stack.postgres import LocalPostgres
 from tests.records.postgrest_server import PostgrestServer
+from tests.support.postgres import database_for
+
+SERVICE_KEY = "test-service-role-key"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records_pg() -> AsyncIterator[LocalPostgres]:
-    pg = await start_scratch_postgres()
-    yield pg
-    pg.stop()
+async def records_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    return await database_for(scratch_postgres, "records")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -26,15 +28,10 @@ async def records(records_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
     await store.close()
 
 
-SERVICE_KEY = "test-service-role-key"
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def postgrest() -> AsyncIterator[PostgrestServer]:
-    server = PostgrestServer(service_key=SERVICE_KEY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with PostgrestServer(service_key=SERVICE_KEY) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -13,18 +13,14 @@ Tables live in memory; `fail_next` queues injected failures (status, body).
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callflow.stack.temporal import free_port, wait_for_port
+from tests.support.http_service import LocalHttpService, SeenRequest
 
 TABLES: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "users": (
@@ -78,61 +74,25 @@ def pg_error(status: int, code: str, message: str, details: str | None = None) -
 
 
 @dataclass
-class Seen:
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class PostgrestServer:
+class PostgrestServer(LocalHttpService):
     service_key: str
     rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=lambda: {name: {} for name in TABLES}
     )
-    seen: list[Seen] = field(default_factory=list)
+    seen: list[SeenRequest] = field(default_factory=list)
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
-    url: str = ""
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    name = "local PostgREST server"
 
-    # --- lifecycle
-
-    async def start(self) -> None:
-        app = Starlette(
-            routes=[
-                Route("/rest/v1/rpc/{fn}", self._rpc, methods=["POST"]),
-                Route("/rest/v1/{table}", self._table, methods=["GET", "POST"]),
-            ]
-        )
-        port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        await wait_for_port("127.0.0.1", port, 10, "local PostgREST server")
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+    def routes(self) -> list[Route]:
+        return [
+            Route("/rest/v1/rpc/{fn}", self._rpc, methods=["POST"]),
+            Route("/rest/v1/{table}", self._table, methods=["GET", "POST"]),
+        ]
 
     # --- checks every request passes through
 
     async def _admit(self, request: Request) -> tuple[Any, Response | None]:
-        raw = await request.body()
-        body = json.loads(raw) if raw else None
-        self.seen.append(
-            Seen(
-                request.method,
-                request.url.path,
-                list(request.query_params.multi_items()),
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
-        )
+        body = (await self.record(request)).body
         if self.fail_next:
             status, payload = self.fail_next.pop(0)
             if isinstance(payload, str):

@@ -18,7 +18,7 @@ from callflow.rooms import (
 )
 from callflow.stack.livekit import LocalLiveKit
 from callflow.stack.temporal import free_port
-from tests.rooms.conftest import WebhookSink
+from tests.support.livekit_webhooks import WebhookSink
 
 
 async def _listed(server: LocalLiveKit, room: str) -> api.Room:
@@ -65,18 +65,18 @@ async def test_dispatch_is_recorded_once(rooms: LiveKitRooms, room_name: str) ->
 
 
 async def test_delete_room_closes_it_and_fires_room_finished(
-    rooms: LiveKitRooms, webhook_sink: WebhookSink, room_name: str
+    rooms: LiveKitRooms, livekit_webhooks: WebhookSink, room_name: str
 ) -> None:
     await rooms.create_room(room_name, "{}", empty_timeout_s=30)
-    started = await webhook_sink.wait_for("room_started", room=room_name)
+    started = await livekit_webhooks.wait_for("room_started", room=room_name)
     await rooms.delete_room(room_name)
     assert (await rooms.probe_room(room_name)).exists is False
     await rooms.delete_room(room_name)  # already gone: still success
 
-    finished = await webhook_sink.wait_for("room_finished", room=room_name)
+    finished = await livekit_webhooks.wait_for("room_finished", room=room_name)
     assert finished.id and finished.id != started.id  # ids to dedupe on
     assert finished.created_at >= started.created_at
-    assert webhook_sink.rejected == []  # every webhook's signature verified
+    assert livekit_webhooks.rejected == []  # every webhook's signature verified
 
 
 async def test_probe_of_unknown_room(rooms: LiveKitRooms) -> None:

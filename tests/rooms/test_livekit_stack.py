@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from callflow.stack.livekit import LiveKitStackError, LocalLiveKit, start_livekit
-from tests.rooms.conftest import API_KEY
 
+API_KEY = "devkey"
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
 

@@ -16,7 +16,7 @@ from livekit import api, rtc
 from callflow.phone.simulator import ConnectedCall, Outcome, PhoneSimulator
 from callflow.rooms import LiveKitRooms
 from callflow.stack.livekit import LocalLiveKit, start_livekit
-from tests.rooms.conftest import WebhookSink
+from tests.support.livekit_webhooks import WebhookSink
 
 
 def push_payload(rooms: LiveKitRooms, call_id: str, room: str, user_id: str) -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def fake_agent(
 
 
 async def test_phone_joins_and_leaves_when_the_room_is_deleted(
-    rooms: LiveKitRooms, webhook_sink: WebhookSink, room_name: str
+    rooms: LiveKitRooms, livekit_webhooks: WebhookSink, room_name: str
 ) -> None:
     await rooms.create_room(room_name, "{}", empty_timeout_s=30)
     phone = PhoneSimulator(stay_s=30)
@@ -75,7 +75,9 @@ async def test_phone_joins_and_leaves_when_the_room_is_deleted(
     await phone.on_push(payload)
     assert time.monotonic() - began < 0.05  # the APNs endpoint is never held up
     await wait_for_identity(rooms, room_name, "user-join")
-    joined = await webhook_sink.wait_for("participant_joined", room=room_name, identity="user-join")
+    joined = await livekit_webhooks.wait_for(
+        "participant_joined", room=room_name, identity="user-join"
+    )
     assert joined.participant.kind == api.ParticipantInfo.Kind.STANDARD
 
     call = phone.calls["call-join"]
@@ -87,7 +89,7 @@ async def test_phone_joins_and_leaves_when_the_room_is_deleted(
     call = await phone.wait_for("call-join", timeout_s=10)
     assert call.left_because == "room_closed:ROOM_DELETED"
     assert call.left_at is not None and call.errors == []
-    await webhook_sink.wait_for("room_finished", room=room_name)
+    await livekit_webhooks.wait_for("room_finished", room=room_name)
     await phone.close()
 
 

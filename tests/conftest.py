@@ -1,0 +1,82 @@
+"""Real services the test areas share, each started once per test session.
+
+Areas keep apart on them without a server of their own: a Temporal task queue per area, a
+Postgres database per area (tests.support.postgres.database_for), rooms with unique names.
+An area that needs a server configured differently (the service's livekit-server posts its
+webhooks to the service under test) starts its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from livekit import api
+
+from callflow.rooms import LiveKitRooms
+from callflow.stack.livekit import LocalLiveKit, start_livekit
+from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.stack.temporal import DevServer, start_dev_server
+from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
+
+LIVEKIT_API_KEY = "tests-key"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    """`temporal server start-dev` in memory, with callflow's search attributes."""
+    server = await start_dev_server(tmp_path_factory.mktemp("temporal"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def scratch_postgres() -> AsyncIterator[LocalPostgres]:
+    """Embedded Postgres with the callflow database migrated; areas take databases of their own."""
+    pg = await start_scratch_postgres(prefix="callflow-tests-pg-")
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def livekit_webhooks() -> AsyncIterator[WebhookSink]:
+    """Where the shared livekit-server posts its webhooks (signatures checked on arrival)."""
+    sink = await start_webhook_sink()
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def livekit_server(
+    tmp_path_factory: pytest.TempPathFactory, livekit_webhooks: WebhookSink
+) -> AsyncIterator[LocalLiveKit]:
+    secret = secrets.token_urlsafe(32)
+    server = await start_livekit(
+        tmp_path_factory.mktemp("livekit"),
+        api_key=LIVEKIT_API_KEY,
+        api_secret=secret,
+        webhook_urls=[livekit_webhooks.url],
+    )
+    livekit_webhooks.receiver = api.WebhookReceiver(api.TokenVerifier(LIVEKIT_API_KEY, secret))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def rooms(livekit_server: LocalLiveKit) -> AsyncIterator[LiveKitRooms]:
+    """callflow's LiveKit adapter on the shared server."""
+    adapter = LiveKitRooms(livekit_server.url, livekit_server.api_key, livekit_server.api_secret)
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
