@@ -137,6 +137,7 @@ class CallFigures:
     outcome: str
     first_audio_ms: float | None
     overheads_ms: list[float] = field(default_factory=list)
+    totals_ms: list[float] = field(default_factory=list)
     providers: dict[str, str] = field(default_factory=dict)
 
 
@@ -160,17 +161,22 @@ async def measure_call(stack: LocalStack, user_id: str) -> CallFigures:
         figures.providers = dict(report.providers)
         for latency in report.turn_latencies:
             overhead = turn_overhead_ms(latency)
-            if overhead is not None:
+            if overhead is not None and latency.total_ms is not None:
                 figures.overheads_ms.append(overhead)
+                figures.totals_ms.append(latency.total_ms)
     return figures
+
+
+def check_calls(calls: int) -> None:
+    if not 1 <= calls <= MAX_CALLS:
+        raise BenchInputError(f"calls is {calls}: pass between 1 and {MAX_CALLS} calls")
 
 
 async def run_agent_bench(
     calls: int, settings: Settings, state_dir: Path | None = None
 ) -> dict[str, Any]:
     """Start the local stack with the agent, make `calls` calls one after another, stop it."""
-    if not 1 <= calls <= MAX_CALLS:
-        raise BenchInputError(f"calls is {calls}: pass between 1 and {MAX_CALLS} calls")
+    check_calls(calls)
     # Outside any pytest tmp folder: pytest resets those to 0700, locking out postgres.
     state = state_dir or Path(tempfile.mkdtemp(prefix="callflow-bench-agent-"))
     _progress(f"starting the local stack with the agent in {state} ...")
@@ -214,11 +220,14 @@ def _fmt(value: float | None) -> str:
 def _figures(calls: int, results: list[CallFigures], rss: RssSampler) -> dict[str, Any]:
     first_audio = [r.first_audio_ms for r in results if r.first_audio_ms is not None]
     overheads = [v for r in results for v in r.overheads_ms]
+    totals = [v for r in results for v in r.totals_ms]
     return {
         "calls": calls,
         "calls_completed": sum(r.outcome == "completed" for r in results),
         "first_audio_ms": spread_ms(first_audio),
         "turn_overhead_ms": spread_ms(overheads),
+        # The whole wait, for scale: user end of speech -> first agent audio.
+        "turn_total_ms": spread_ms(totals),
         "turns_measured": len(overheads),
         "agent_peak_rss_mb": rss.peak_mb,
         "rss_samples": rss.samples,
@@ -229,20 +238,23 @@ def _figures(calls: int, results: list[CallFigures], rss: RssSampler) -> dict[st
 def human_summary(figures: dict[str, Any]) -> str:
     first = figures["first_audio_ms"] or {}
     overhead = figures["turn_overhead_ms"] or {}
+    total = figures["turn_total_ms"] or {}
     return (
         f"{figures['calls_completed']}/{figures['calls']} agent calls completed; first audio "
         f"p50/p95/max {first.get('p50')}/{first.get('p95')}/{first.get('max')} ms; our turn "
         f"overhead p50/p95/max {overhead.get('p50')}/{overhead.get('p95')}/{overhead.get('max')}"
-        f" ms over {figures['turns_measured']} turns; agent peak RSS "
+        f" ms of p50 {total.get('p50')} ms user-to-agent over {figures['turns_measured']} turns;"
+        f" agent peak RSS "
         f"{figures['agent_peak_rss_mb']} MB; providers: "
         + ", ".join(f"{k}={v}" for k, v in figures["providers"].items())
     )
 
 
-def main(calls: int, json_output: bool) -> int:
+def main(calls: int, json_output: bool, settings: Settings | None = None) -> int:
     """The CLI's `bench agent`: progress and a summary on stderr; with --json, one JSON line
     on stdout (without, the summary goes to stdout)."""
-    figures = asyncio.run(run_agent_bench(calls, get_settings()))
+    check_calls(calls)  # before starting anything
+    figures = asyncio.run(run_agent_bench(calls, settings or get_settings()))
     summary = human_summary(figures)
     if json_output:
         _progress(summary)
