@@ -68,7 +68,13 @@ def build_llm(settings: Settings) -> tuple[llm.LLM, str]:
         models.append(
             (
                 anthropic.LLM(
-                    model=settings.anthropic_model, api_key=_secret(settings.anthropic_api_key)
+                    model=settings.anthropic_model,
+                    api_key=_secret(settings.anthropic_api_key),
+                    **(
+                        {"base_url": settings.anthropic_base_url}
+                        if settings.anthropic_base_url
+                        else {}
+                    ),
                 ),
                 f"anthropic {settings.anthropic_model}",
             )

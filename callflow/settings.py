@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_model: str = "claude-3-5-haiku-latest"
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     # voice agent (additive): Cartesia models/voice, where it is reached, the offline voices
     cartesia_base_url: str = Field(default="https://api.cartesia.ai", alias="CARTESIA_BASE_URL")
     cartesia_stt_model: str = "ink-whisper"
