@@ -70,11 +70,7 @@ def build_llm(settings: Settings) -> tuple[llm.LLM, str]:
                 anthropic.LLM(
                     model=settings.anthropic_model,
                     api_key=_secret(settings.anthropic_api_key),
-                    **(
-                        {"base_url": settings.anthropic_base_url}
-                        if settings.anthropic_base_url
-                        else {}
-                    ),
+                    base_url=settings.anthropic_base_url or NOT_GIVEN,
                 ),
                 f"anthropic {settings.anthropic_model}",
             )
