@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,7 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, free_port, start_dev_server
+from callflow.stack.temporal import DevServer, free_port
 from callflow.telemetry import (
     TelemetryError,
     asgi_metrics_middleware,
@@ -27,15 +24,6 @@ from callflow.telemetry import (
     tracer_provider,
 )
 from tests.codec.echo_workflow import EchoWorkflow, repeat_back
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(Path(tmp_path_factory.mktemp("temporal-telemetry")))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def api_app() -> Starlette:
@@ -71,7 +59,7 @@ def test_bad_prometheus_bind_names_the_variable() -> None:
 
 
 async def test_enabled_traces_a_workflow_and_serves_temporal_metrics(
-    dev_server: DevServer,
+    temporal_dev_server: DevServer,
 ) -> None:
     port = free_port()
     settings = Settings(telemetry_enabled=True, prometheus_bind=f"127.0.0.1:{port}")
@@ -81,7 +69,7 @@ async def test_enabled_traces_a_workflow_and_serves_temporal_metrics(
     assert runtime is not None and temporal_runtime(settings) is runtime  # one per address
 
     client = await Client.connect(
-        dev_server.address,
+        temporal_dev_server.address,
         runtime=runtime,
         interceptors=temporal_interceptors(settings, provider),
     )

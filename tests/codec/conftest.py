@@ -1,20 +1,19 @@
-"""A real Temporal dev server and a real codec server (uvicorn on loopback) for codec tests."""
+"""A real codec server (uvicorn on loopback) and a run of the echo workflow, encrypted, on the
+session's Temporal dev server (tests/conftest.py), for the codec tests."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
 from callflow.codec.keys import format_key_ring
 from callflow.codec.server import codec_server
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, free_port, start_dev_server, wait_for_port
+from callflow.stack.temporal import DevServer, free_port, wait_for_port
 
 KEY_A = os.urandom(32)
 KEY_B = os.urandom(32)
@@ -30,15 +29,6 @@ def codec_settings(keys: dict[str, bytes], active: str) -> Settings:
         codec_server_token=SecretStr(TOKEN),
         temporal_ui_url=UI_ORIGIN,
     )
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(Path(tmp_path_factory.mktemp("temporal")))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -59,7 +49,7 @@ SECRET_TEXT = "I promised Sam I would run 5k on Tuesday"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def encrypted_run(dev_server: DevServer) -> str:
+async def encrypted_run(temporal_dev_server: DevServer) -> str:
     """Run EchoWorkflow to completion with key A active; returns its workflow id."""
     from temporalio.client import Client
     from temporalio.worker import Worker
@@ -68,7 +58,9 @@ async def encrypted_run(dev_server: DevServer) -> str:
     from tests.codec.echo_workflow import EchoWorkflow, repeat_back
 
     settings = codec_settings({"A": KEY_A}, "A")
-    client = await Client.connect(dev_server.address, data_converter=data_converter(settings))
+    client = await Client.connect(
+        temporal_dev_server.address, data_converter=data_converter(settings)
+    )
     workflow_id = f"codec-echo-{os.urandom(4).hex()}"
     async with Worker(
         client, task_queue="codec-test", workflows=[EchoWorkflow], activities=[repeat_back]

@@ -10,13 +10,15 @@ from callflow.stack.temporal import DevServer, venv_bin
 from tests.codec.conftest import SECRET_TEXT, TOKEN
 
 
-async def temporal_show(dev_server: DevServer, workflow_id: str, *extra: str) -> tuple[int, str]:
+async def temporal_show(
+    temporal_dev_server: DevServer, workflow_id: str, *extra: str
+) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         str(venv_bin("temporal")),
         "workflow",
         "show",
         "--address",
-        dev_server.address,
+        temporal_dev_server.address,
         "--workflow-id",
         workflow_id,
         "--detailed",  # the human view, with payloads printed as their JSON values
@@ -30,14 +32,14 @@ async def temporal_show(dev_server: DevServer, workflow_id: str, *extra: str) ->
 
 @pytest.mark.e2e
 async def test_temporal_cli_shows_plaintext_through_the_codec_server(
-    dev_server: DevServer, encrypted_run: str, codec_url: str
+    temporal_dev_server: DevServer, encrypted_run: str, codec_url: str
 ) -> None:
-    code, without_codec = await temporal_show(dev_server, encrypted_run)
+    code, without_codec = await temporal_show(temporal_dev_server, encrypted_run)
     assert code == 0, without_codec
     assert SECRET_TEXT not in without_codec
 
     code, decoded = await temporal_show(
-        dev_server,
+        temporal_dev_server,
         encrypted_run,
         "--codec-endpoint",
         codec_url,

@@ -18,9 +18,11 @@ def stored_bytes(history: WorkflowHistory) -> bytes:
     return b"".join(event.SerializeToString() for event in history.events)
 
 
-async def test_without_the_codec_the_text_is_stored_in_the_clear(dev_server: DevServer) -> None:
+async def test_without_the_codec_the_text_is_stored_in_the_clear(
+    temporal_dev_server: DevServer,
+) -> None:
     """The control for the test below: the byte search does find plaintext when it is there."""
-    client = await Client.connect(dev_server.address)
+    client = await Client.connect(temporal_dev_server.address)
     workflow_id = f"plain-echo-{os.urandom(4).hex()}"
     async with Worker(
         client, task_queue="codec-plain", workflows=[EchoWorkflow], activities=[repeat_back]
@@ -33,9 +35,9 @@ async def test_without_the_codec_the_text_is_stored_in_the_clear(dev_server: Dev
 
 
 async def test_history_payloads_are_encrypted_at_rest(
-    dev_server: DevServer, encrypted_run: str
+    temporal_dev_server: DevServer, encrypted_run: str
 ) -> None:
-    raw_client = await Client.connect(dev_server.address)  # no codec: sees what is stored
+    raw_client = await Client.connect(temporal_dev_server.address)  # no codec: sees what is stored
     history = await raw_client.get_workflow_handle(encrypted_run).fetch_history()
     raw = stored_bytes(history)
     assert SECRET_TEXT.encode() not in raw
@@ -48,16 +50,17 @@ async def test_history_payloads_are_encrypted_at_rest(
 
 
 async def test_history_written_with_key_a_is_readable_after_rotating_to_b(
-    dev_server: DevServer, encrypted_run: str
+    temporal_dev_server: DevServer, encrypted_run: str
 ) -> None:
     rotated = await Client.connect(
-        dev_server.address,
+        temporal_dev_server.address,
         data_converter=data_converter(codec_settings({"A": KEY_A, "B": KEY_B}, "B")),
     )
     assert await rotated.get_workflow_handle(encrypted_run).result() == f"you said: {SECRET_TEXT}"
 
     retired = await Client.connect(
-        dev_server.address, data_converter=data_converter(codec_settings({"B": KEY_B}, "B"))
+        temporal_dev_server.address,
+        data_converter=data_converter(codec_settings({"B": KEY_B}, "B")),
     )
     with pytest.raises(UnknownKeyError, match="'A'"):
         await retired.get_workflow_handle(encrypted_run).result()

@@ -1,3 +1,6 @@
+"""The operator tests: a worker running the staged `CallWorkflow` on its own task queue of the
+session's Temporal dev server (tests/conftest.py)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -8,22 +11,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, start_dev_server
+from callflow.stack.temporal import DevServer
 from tests.operator.staged_workflow import StagedCallWorkflow
 
 TASK_QUEUE = "operator-test"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def operator_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(tmp_path_factory.mktemp("operator-temporal"))
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def operator_client(operator_server: DevServer) -> Client:
-    return await Client.connect(operator_server.address)
+async def operator_client(temporal_dev_server: DevServer) -> Client:
+    return await Client.connect(temporal_dev_server.address)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -34,7 +30,7 @@ async def operator_worker(operator_client: Client) -> AsyncIterator[Worker]:
 
 
 @pytest.fixture(scope="session")
-def operator_settings(operator_server: DevServer) -> Settings:
+def operator_settings(temporal_dev_server: DevServer) -> Settings:
     return Settings(
-        temporal_address=operator_server.address, temporal_ui_url=operator_server.ui_url
+        temporal_address=temporal_dev_server.address, temporal_ui_url=temporal_dev_server.ui_url
     )

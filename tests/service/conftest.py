@@ -1,13 +1,12 @@
-"""Real parts for the service tests: a Temporal dev server with a worker running the recording
-"CallWorkflow", embedded Postgres holding the users, and the service on a real uvicorn port."""
+"""Real parts for the service tests: the session's Temporal dev server with a worker running the
+recording "CallWorkflow" on its own task queue, a database of their own on the session's
+embedded Postgres holding the users, the service on a real uvicorn port, and a livekit-server
+of their own (its webhooks go to the service under test)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,9 +20,10 @@ from callflow.records.postgres import PostgresRecords
 from callflow.service import RunningServer, ServiceDeps, create_app, serve
 from callflow.settings import Settings
 from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres, start_postgres
-from callflow.stack.temporal import DevServer, start_dev_server
+from callflow.stack.postgres import LocalPostgres
+from callflow.stack.temporal import DevServer
 from tests.service.recording_workflow import RecordingCallWorkflow
+from tests.support.postgres import database_for
 
 LIVEKIT_KEY = "service-test-key"
 LIVEKIT_SECRET = "service-test-secret-0123456789abcdef"
@@ -55,27 +55,8 @@ class Stack:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(Path(tmp_path_factory.mktemp("service-temporal")))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def service_pg() -> AsyncIterator[LocalPostgres]:
-    # Not under pytest's basetemp: every pytest session re-chmods /tmp/pytest-of-<user> to 0700,
-    # which locks out the `embedded_postgres` system user Postgres runs as (when run by root)
-    # whenever another session starts concurrently.
-    root = Path(tempfile.mkdtemp(prefix="callflow-service-pg-"))
-    root.chmod(0o755)
-    pg = await start_postgres(root / "data")
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+async def service_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    return await database_for(scratch_postgres, "service")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -89,15 +70,15 @@ async def records(service_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(temporal_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
-    client = await Client.connect(temporal_server.address)
-    settings = service_settings(temporal_server.ui_url)
+async def stack(temporal_dev_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
+    client = await Client.connect(temporal_dev_server.address)
+    settings = service_settings(temporal_dev_server.ui_url)
     app = create_app(ServiceDeps(temporal=client, records=records, settings=settings))
     async with Worker(client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
         server = await serve(app, "127.0.0.1", 0)
         http = httpx.AsyncClient(base_url=server.url, timeout=10)
         try:
-            yield Stack(temporal_server, client, records, settings, server, http)
+            yield Stack(temporal_dev_server, client, records, settings, server, http)
         finally:
             await http.aclose()
             await server.stop()
