@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import psutil
 from temporalio.client import Client
 
+from callflow.bench.cpu import CpuMeter
 from callflow.bench.errors import BenchSetupError
 from callflow.bench.worker_process import WorkerSpec, WorkerTuning
 from callflow.memory.postgres import PostgresMemory
@@ -48,11 +48,6 @@ class WorkerProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    def cpu_s(self) -> float:
-        """CPU seconds used so far (user + system), read from outside the process."""
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
 
     async def stop(self) -> None:
         """Close stdin (the stop signal) and read the worker's own resource usage line."""
@@ -87,9 +82,19 @@ class BenchStack:
     worker: WorkerProcess
     task_queue: str = BENCH_TASK_QUEUE
 
-    def temporal_cpu_s(self) -> float:
-        times = psutil.Process(self.temporal.process.pid).cpu_times()
-        return float(times.user + times.system)
+    def cpu_meter(self) -> CpuMeter:
+        """CPU of every part: this process (the phones, APNs endpoint and client), the worker,
+        the Temporal server, livekit-server and Postgres (with its per-connection backends)."""
+        return CpuMeter(
+            {
+                "bench_process": os.getpid(),
+                "worker": self.worker.pid,
+                "temporal": self.temporal.process.pid,
+                "livekit": self.livekit.process.pid,
+                "postgres": postmaster_pid(self.postgres.data_dir),
+            },
+            with_children=frozenset({"postgres"}),
+        )
 
     def temporal_description(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,20 @@ class BenchStack:
             "persistence": PERSISTENCE_NAMES[self.persistence],
             "address": self.temporal.address,
         }
+
+
+def _pythonpath() -> str:
+    # The worker imports the repository's top-level modules (worker.py) whatever its cwd.
+    entries = [os.environ.get("PYTHONPATH", ""), str(_REPO_ROOT)]
+    return os.pathsep.join(e for e in entries if e)
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    """The Postgres server's pid: the first line of its data dir's postmaster.pid."""
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError) as e:
+        raise BenchSetupError(f"cannot read the Postgres pid from {data_dir}: {e}") from e
 
 
 def temporal_version() -> str:
@@ -120,7 +139,7 @@ async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProces
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
             cwd=_REPO_ROOT,
-            env={**os.environ, "PYTHONPATH": str(_REPO_ROOT)},
+            env={**os.environ, "PYTHONPATH": _pythonpath()},
         )
     worker = WorkerProcess(process, log_path)
     assert process.stdin is not None and process.stdout is not None
