@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar, Self
 
 import asyncpg
 
@@ -102,3 +103,26 @@ async def create_pool(dsn: str, errors: PgErrors, *, min_size: int, max_size: in
     with translate_pg_errors(errors, "connect"):
         pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     return pool
+
+
+class PgStore:
+    """Base of the adapters over one asyncpg pool: `connect(dsn)` opens (and owns) a pool,
+    `PgStore(pool)` borrows one; `close()` closes only a pool the store owns."""
+
+    errors: ClassVar[PgErrors]
+    max_pool_size: ClassVar[int] = 5
+
+    def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
+        self._pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int | None = None) -> Self:
+        size = max_size or cls.max_pool_size
+        return cls(
+            await create_pool(dsn, cls.errors, min_size=min_size, max_size=size), owns_pool=True
+        )
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self._pool.close()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from contextlib import AbstractContextManager
 
-import asyncpg
-
 from callflow.memory.errors import (
     InvalidMemory,
     MemoryAuthError,
@@ -21,7 +19,7 @@ from callflow.memory.errors import (
 )
 from callflow.memory.ids import check_write, memory_id_for
 from callflow.models import MemoryItem
-from callflow.pg import PgErrors, create_pool, translate_pg_errors
+from callflow.pg import PgErrors, PgStore, translate_pg_errors
 
 _SEARCH = """
 with q as (
@@ -66,20 +64,8 @@ def translate_errors(operation: str) -> AbstractContextManager[None]:
     return translate_pg_errors(_ERRORS, operation)
 
 
-class PostgresMemory:
-    def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
-        self._pool = pool
-        self._owns_pool = owns_pool
-
-    @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 5) -> PostgresMemory:
-        return cls(
-            await create_pool(dsn, _ERRORS, min_size=min_size, max_size=max_size), owns_pool=True
-        )
-
-    async def close(self) -> None:
-        if self._owns_pool:
-            await self._pool.close()
+class PostgresMemory(PgStore):
+    errors = _ERRORS
 
     async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
         if limit < 1:

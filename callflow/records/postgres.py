@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-import asyncpg
-
 from callflow.models import CallRecord, Commitment, User
-from callflow.pg import PgErrors, create_pool, translate_pg_errors
+from callflow.pg import PgErrors, PgStore, translate_pg_errors
 from callflow.records.checks import check_attempt, required_date
 from callflow.records.codec import (
     call_from_row,
@@ -65,20 +63,9 @@ def _decode_call(row: Mapping[str, Any]) -> CallRecord:
     return call_from_row(data)
 
 
-class PostgresRecords:
-    def __init__(self, pool: asyncpg.Pool, *, owns_pool: bool = False) -> None:
-        self._pool = pool
-        self._owns_pool = owns_pool
-
-    @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresRecords:
-        return cls(
-            await create_pool(dsn, _ERRORS, min_size=min_size, max_size=max_size), owns_pool=True
-        )
-
-    async def close(self) -> None:
-        if self._owns_pool:
-            await self._pool.close()
+class PostgresRecords(PgStore):
+    errors = _ERRORS
+    max_pool_size = 10
 
     # --- users
 
