@@ -1,7 +1,7 @@
 """Real services the test areas share, each started once per test session.
 
 Areas keep apart on them without a server of their own: a Temporal task queue per area, a
-Postgres database per area (tests.support.postgres.database_for), rooms with unique names.
+Postgres database per area (`area_database`, package-scoped), rooms with unique names.
 An area that needs a server configured differently (the service's livekit-server posts its
 webhooks to the service under test) starts its own.
 """
@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from livekit import api
+from temporalio.client import Client
 
+from callflow.memory.postgres import PostgresMemory
+from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
 from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
 from callflow.stack.temporal import DevServer, start_dev_server
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
+from tests.support.postgres import database_for
 
 LIVEKIT_API_KEY = "tests-key"
 
@@ -42,6 +47,38 @@ async def scratch_postgres() -> AsyncIterator[LocalPostgres]:
         yield pg
     finally:
         pg.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(temporal_dev_server: DevServer) -> Client:
+    """A plain client (no codec) of the shared dev server; areas keep to their own task queues."""
+    return await Client.connect(temporal_dev_server.address)
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def area_database(
+    scratch_postgres: LocalPostgres, request: pytest.FixtureRequest
+) -> LocalPostgres:
+    """A migrated database of this test area's own (one per tests/<area>/ package)."""
+    return await database_for(scratch_postgres, Path(str(request.node.path)).name)
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def records(area_database: LocalPostgres) -> AsyncIterator[PostgresRecords]:
+    store = await PostgresRecords.connect(area_database.dsn)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def pg_memory(area_database: LocalPostgres) -> AsyncIterator[PostgresMemory]:
+    store = await PostgresMemory.connect(area_database.dsn)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

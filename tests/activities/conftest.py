@@ -12,39 +12,17 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import ActivityEnvironment
 
-from callflow.memory.postgres import PostgresMemory
 from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.push.apns import ApnsPushSender
-from callflow.records.postgres import PostgresRecords
 from callflow.stack.postgres import LocalPostgres
-from tests.support.postgres import database_for
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def activities_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
-    return await database_for(scratch_postgres, "activities")
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def pool(activities_pg: LocalPostgres) -> AsyncIterator[asyncpg.Pool]:
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def pool(area_database: LocalPostgres) -> AsyncIterator[asyncpg.Pool]:
     """A plain pool for checking rows behind the adapters' backs."""
-    p = await asyncpg.create_pool(activities_pg.dsn, min_size=1, max_size=2)
+    p = await asyncpg.create_pool(area_database.dsn, min_size=1, max_size=2)
     yield p
     await p.close()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records(activities_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
-    store = await PostgresRecords.connect(activities_pg.dsn)
-    yield store
-    await store.close()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def memory(activities_pg: LocalPostgres) -> AsyncIterator[PostgresMemory]:
-    store = await PostgresMemory.connect(activities_pg.dsn)
-    yield store
-    await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

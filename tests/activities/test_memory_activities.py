@@ -11,10 +11,10 @@ from callflow.memory.postgres import PostgresMemory
 
 
 async def test_write_memory_twice_keeps_one_memory(
-    env: ActivityEnvironment, memory: PostgresMemory, call_id: str
+    env: ActivityEnvironment, pg_memory: PostgresMemory, call_id: str
 ) -> None:
     user_id = f"u-{uuid.uuid4().hex[:8]}"
-    acts = MemoryActivities(memory)
+    acts = MemoryActivities(pg_memory)
     write = WriteMemoryInput(
         user_id,
         call_id,
@@ -25,16 +25,16 @@ async def test_write_memory_twice_keeps_one_memory(
     assert (await env.run(acts.write_memory, write)).written
     assert (await env.run(acts.write_memory, write)).written  # a retried activity
 
-    assert await memory.count(user_id) == 1
+    assert await pg_memory.count(user_id) == 1
     found = await env.run(acts.fetch_memory, FetchMemoryInput(user_id, "meditate every morning"))
     assert [(m.content, m.source_call_id) for m in found.items] == [(write.content, call_id)]
     assert found.items[0].score > 0
 
 
 async def test_fetch_memory_is_scoped_to_the_user(
-    env: ActivityEnvironment, memory: PostgresMemory
+    env: ActivityEnvironment, pg_memory: PostgresMemory
 ) -> None:
-    acts = MemoryActivities(memory)
+    acts = MemoryActivities(pg_memory)
     mine, theirs = f"u-{uuid.uuid4().hex[:8]}", f"u-{uuid.uuid4().hex[:8]}"
     await env.run(
         acts.write_memory,

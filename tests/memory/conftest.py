@@ -7,25 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
-from callflow.stack.postgres import LocalPostgres
 from tests.memory.supermemory_server import SupermemoryServer
-from tests.support.postgres import database_for
 
 API_KEY = "sm-test-key"
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def memory_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
-    return await database_for(scratch_postgres, "memory")
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def pg_memory(memory_pg: LocalPostgres) -> AsyncIterator[PostgresMemory]:
-    store = await PostgresMemory.connect(memory_pg.dsn)
-    yield store
-    await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -78,7 +78,9 @@ async def test_bad_input_names_the_field(pg_memory: PostgresMemory) -> None:
         await pg_memory.write("u", "c", "  ", {})
 
 
-async def test_unreachable_database_is_retryable(memory_pg: LocalPostgres, tmp_path: Path) -> None:
+async def test_unreachable_database_is_retryable(
+    area_database: LocalPostgres, tmp_path: Path
+) -> None:
     with pytest.raises(MemoryUnavailable) as info:
-        await PostgresMemory.connect(dsn_for(tmp_path, memory_pg.port, "callflow"))
+        await PostgresMemory.connect(dsn_for(tmp_path, area_database.port, "callflow"))
     assert info.value.retryable

@@ -18,13 +18,8 @@ TASK_QUEUE = "operator-test"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def operator_client(temporal_dev_server: DevServer) -> Client:
-    return await Client.connect(temporal_dev_server.address)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def operator_worker(operator_client: Client) -> AsyncIterator[Worker]:
-    worker = Worker(operator_client, task_queue=TASK_QUEUE, workflows=[StagedCallWorkflow])
+async def operator_worker(temporal_client: Client) -> AsyncIterator[Worker]:
+    worker = Worker(temporal_client, task_queue=TASK_QUEUE, workflows=[StagedCallWorkflow])
     async with worker:
         yield worker
 

@@ -55,12 +55,12 @@ async def _cli(*args: str) -> Result:
 
 
 async def test_list_status_and_stuck(
-    operator_client: Client,
+    temporal_client: Client,
     operator_worker: object,
     operator_settings: Settings,
     cli_env: None,
 ):
-    client = operator_client
+    client = temporal_client
     user = f"user-{uuid.uuid4().hex[:6]}"
     waiting = await _start(client, user, "awaiting_join")
     moving = await _start(client, user, "pushing")
@@ -119,10 +119,10 @@ async def test_list_status_and_stuck(
 
 
 async def test_unknown_call_and_bad_threshold(
-    operator_client: Client, operator_worker: object, cli_env: None
+    temporal_client: Client, operator_worker: object, cli_env: None
 ):
     with pytest.raises(CallNotFound):
-        await call_status(operator_client, "no-such-call")
+        await call_status(temporal_client, "no-such-call")
     out = await _cli("status", "no-such-call")
     assert out.exit_code == 1 and "no call 'no-such-call'" in out.output
     out = await _cli("stuck", "--older-than", "soon")

@@ -7,25 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
-from callflow.stack.postgres import LocalPostgres
 from tests.records.postgrest_server import PostgrestServer
-from tests.support.postgres import database_for
 
 SERVICE_KEY = "test-service-role-key"
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
-    return await database_for(scratch_postgres, "records")
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records(records_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
-    store = await PostgresRecords.connect(records_pg.dsn)
-    yield store
-    await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

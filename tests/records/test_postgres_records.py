@@ -132,7 +132,7 @@ async def test_save_call_round_trips_nested_values(records: PostgresRecords) -> 
 
 
 async def test_save_call_twice_keeps_one_row_with_latest_values(
-    records: PostgresRecords, records_pg: LocalPostgres
+    records: PostgresRecords, area_database: LocalPostgres
 ) -> None:
     call_id, user_id = uid("call"), uid("u")
     await records.save_call(a_call(call_id, user_id))
@@ -149,7 +149,7 @@ async def test_save_call_twice_keeps_one_row_with_latest_values(
             memory_degraded=True,
         )
     )
-    conn = await asyncpg.connect(records_pg.dsn)
+    conn = await asyncpg.connect(area_database.dsn)
     try:
         assert await conn.fetchval("select count(*) from calls where call_id = $1", call_id) == 1
     finally:
@@ -183,11 +183,11 @@ async def test_concurrent_claims_never_claim_a_sent_push(records: PostgresRecord
     assert not any(results)
 
 
-async def test_migrations_are_idempotent(records_pg: LocalPostgres) -> None:
-    assert records_pg.applied_migrations == [p.stem for p in migration_files()]
-    assert await apply_migrations(records_pg.dsn) == []
+async def test_migrations_are_idempotent(area_database: LocalPostgres) -> None:
+    assert area_database.applied_migrations == [p.stem for p in migration_files()]
+    assert await apply_migrations(area_database.dsn) == []
     # Even re-running every file's SQL (as on a Supabase project that already has it) is safe.
-    conn = await asyncpg.connect(records_pg.dsn)
+    conn = await asyncpg.connect(area_database.dsn)
     try:
         for path in migration_files():
             await conn.execute(path.read_text())
@@ -219,9 +219,11 @@ async def test_restart_on_same_dir_keeps_data() -> None:
 
 
 async def test_unreachable_and_wrong_database_are_translated(
-    tmp_path: Path, records_pg: LocalPostgres
+    tmp_path: Path, area_database: LocalPostgres
 ) -> None:
     with pytest.raises(RecordsUnavailable):
         await PostgresRecords.connect(dsn_for(tmp_path, 5432, "callflow"))
     with pytest.raises(RecordsAuthError, match="DATABASE_URL"):
-        await PostgresRecords.connect(dsn_for(records_pg.socket_dir, records_pg.port, "no_such_db"))
+        await PostgresRecords.connect(
+            dsn_for(area_database.socket_dir, area_database.port, "no_such_db")
+        )

@@ -18,19 +18,13 @@ from callflow.settings import Settings
 from callflow.stack.postgres import LocalPostgres
 from callflow.stack.temporal import DevServer
 from tests.schedules.echo_workflow import EchoCallWorkflow
-from tests.support.postgres import database_for
 
 TASK_QUEUE = "schedules-test"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def client(temporal_dev_server: DevServer) -> Client:
-    return await Client.connect(temporal_dev_server.address)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def worker(client: Client) -> AsyncIterator[Worker]:
-    worker = Worker(client, task_queue=TASK_QUEUE, workflows=[EchoCallWorkflow])
+async def worker(temporal_client: Client) -> AsyncIterator[Worker]:
+    worker = Worker(temporal_client, task_queue=TASK_QUEUE, workflows=[EchoCallWorkflow])
     async with worker:
         yield worker
 
@@ -45,23 +39,18 @@ def settings(temporal_dev_server: DevServer) -> Settings:
     )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def schedules_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
-    return await database_for(scratch_postgres, "schedules")
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def intents(schedules_pg: LocalPostgres) -> AsyncIterator[PostgresScheduleIntentStore]:
-    store = await PostgresScheduleIntentStore.connect(schedules_pg.dsn)
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def intents(area_database: LocalPostgres) -> AsyncIterator[PostgresScheduleIntentStore]:
+    store = await PostgresScheduleIntentStore.connect(area_database.dsn)
     yield store
     await store.close()
 
 
 @pytest.fixture
 def manager(
-    client: Client, settings: Settings, intents: PostgresScheduleIntentStore
+    temporal_client: Client, settings: Settings, intents: PostgresScheduleIntentStore
 ) -> ScheduleManager:
-    return ScheduleManager(client, settings, intents, lead_s=120)
+    return ScheduleManager(temporal_client, settings, intents, lead_s=120)
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from callflow.stack.postgres import LocalPostgres
 
 @pytest.fixture
 def cli_env(
-    settings: Settings, schedules_pg: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, area_database: LocalPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     monkeypatch.setenv("CALLFLOW_TEMPORAL_ADDRESS", settings.temporal_address)
     monkeypatch.setenv("CALLFLOW_TASK_QUEUE", settings.task_queue)
-    monkeypatch.setenv("DATABASE_URL", schedules_pg.dsn)
+    monkeypatch.setenv("DATABASE_URL", area_database.dsn)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

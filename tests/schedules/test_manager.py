@@ -122,7 +122,7 @@ async def _result(client: Client, workflow_id: str) -> Echo:
 
 
 async def test_trigger_starts_call_workflow_with_its_input(
-    manager: ScheduleManager, client: Client, worker: object, user_id: str
+    manager: ScheduleManager, temporal_client: Client, worker: object, user_id: str
 ):
     await manager.create(user_id, SPEC)
     await manager.trigger(user_id)
@@ -134,7 +134,7 @@ async def test_trigger_starts_call_workflow_with_its_input(
         view = await manager.describe(user_id)
     (workflow_id,) = view.recent_workflow_ids
     assert re.fullmatch(rf"call-sched-{user_id}-\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ", workflow_id)
-    echo = await _result(client, workflow_id)
+    echo = await _result(temporal_client, workflow_id)
     assert echo.input == manager.call_input(user_id)
     assert echo.input.call_id == "" and echo.input.reason == "scheduled"
     assert echo.input.ring_lead_s == 120
@@ -145,20 +145,20 @@ async def test_trigger_starts_call_workflow_with_its_input(
 
 @pytest.mark.e2e
 async def test_calendar_firing_is_the_lead_before_the_call_time(
-    client: Client, settings: Settings, worker: object, user_id: str
+    temporal_client: Client, settings: Settings, worker: object, user_id: str
 ):
     """A real calendar firing (no trigger): the workflow id carries the nominal firing time and
     firing + lead is exactly the local call time."""
     now = datetime.now(UTC)
     call = (now + timedelta(minutes=2)).replace(second=0, microsecond=0)
     lead = int((call - now).total_seconds()) - 3  # fires about 3 s from now
-    manager = ScheduleManager(client, settings, lead_s=lead)
+    manager = ScheduleManager(temporal_client, settings, lead_s=lead)
     day = call.strftime("%a").lower()
     spec = CallSchedule.parse({"timezone": "UTC", "days": [day], "times": [f"{call:%H:%M}"]})
     await manager.create(user_id, spec)
     fire = call - timedelta(seconds=lead)
     workflow_id = f"call-sched-{user_id}-{fire:%Y-%m-%dT%H:%M:%SZ}"
-    echo = await _result(client, workflow_id)
+    echo = await _result(temporal_client, workflow_id)
     assert echo.scheduled_start == fire
     assert echo.scheduled_start + timedelta(seconds=echo.input.ring_lead_s) == call
     await manager.delete(user_id)

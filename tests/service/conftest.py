@@ -20,10 +20,8 @@ from callflow.records.postgres import PostgresRecords
 from callflow.service import RunningServer, ServiceDeps, create_app, serve
 from callflow.settings import Settings
 from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres
 from callflow.stack.temporal import DevServer
 from tests.service.recording_workflow import RecordingCallWorkflow
-from tests.support.postgres import database_for
 
 LIVEKIT_KEY = "service-test-key"
 LIVEKIT_SECRET = "service-test-secret-0123456789abcdef"
@@ -54,37 +52,30 @@ class Stack:
     http: httpx.AsyncClient
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def service_pg(scratch_postgres: LocalPostgres) -> LocalPostgres:
-    return await database_for(scratch_postgres, "service")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def records(records: PostgresRecords) -> PostgresRecords:
+    """The area's records store (tests/conftest.py), holding the user the tests call."""
+    await records.upsert_user(User(user_id=KNOWN_USER, display_name="Ada", voip_token="ab" * 32))
+    return records
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def records(service_pg: LocalPostgres) -> AsyncIterator[PostgresRecords]:
-    store = await PostgresRecords.connect(service_pg.dsn)
-    await store.upsert_user(User(user_id=KNOWN_USER, display_name="Ada", voip_token="ab" * 32))
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(temporal_dev_server: DevServer, records: PostgresRecords) -> AsyncIterator[Stack]:
-    client = await Client.connect(temporal_dev_server.address)
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def stack(
+    temporal_dev_server: DevServer, temporal_client: Client, records: PostgresRecords
+) -> AsyncIterator[Stack]:
     settings = service_settings(temporal_dev_server.ui_url)
-    app = create_app(ServiceDeps(temporal=client, records=records, settings=settings))
-    async with Worker(client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
+    app = create_app(ServiceDeps(temporal=temporal_client, records=records, settings=settings))
+    async with Worker(temporal_client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
         server = await serve(app, "127.0.0.1", 0)
         http = httpx.AsyncClient(base_url=server.url, timeout=10)
         try:
-            yield Stack(temporal_dev_server, client, records, settings, server, http)
+            yield Stack(temporal_dev_server, temporal_client, records, settings, server, http)
         finally:
             await http.aclose()
             await server.stop()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def livekit(
     tmp_path_factory: pytest.TempPathFactory, stack: Stack
 ) -> AsyncIterator[LocalLiveKit]:

@@ -88,9 +88,9 @@ async def test_lazy_client_factory_with_temporal_never_up_is_503(records: Postgr
 
 
 async def test_records_store_failure_is_503_without_its_details(
-    service_pg: LocalPostgres, stack: Stack
+    area_database: LocalPostgres, stack: Stack
 ) -> None:
-    broken = await PostgresRecords.connect(service_pg.dsn)
+    broken = await PostgresRecords.connect(area_database.dsn)
     await broken.close()  # every query now fails inside the adapter
     app = create_app(
         ServiceDeps(temporal=stack.client, records=broken, settings=service_settings())
@@ -102,7 +102,7 @@ async def test_records_store_failure_is_503_without_its_details(
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "records_unavailable"
-    assert service_pg.dsn not in error["message"]
+    assert area_database.dsn not in error["message"]
 
 
 async def test_no_worker_answering_is_503_within_the_budget(
