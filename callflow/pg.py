@@ -9,7 +9,7 @@ Messages name the operation and the driver's error, never the DSN (it may hold a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Self
@@ -126,3 +126,7 @@ class PgStore:
     async def close(self) -> None:
         if self._owns_pool:
             await self._pool.close()
+
+    def _translate(self, operation: str) -> AbstractContextManager[None]:
+        """Driver exceptions inside the block become this store's error classes."""
+        return translate_pg_errors(self.errors, operation)

@@ -9,7 +9,6 @@ still has context. One memory per call: its id is `call-<call_id>` and a rewrite
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 
 from callflow.memory.errors import (
     InvalidMemory,
@@ -19,7 +18,7 @@ from callflow.memory.errors import (
 )
 from callflow.memory.ids import check_write, memory_id_for
 from callflow.models import MemoryItem
-from callflow.pg import PgErrors, PgStore, translate_pg_errors
+from callflow.pg import PgErrors, PgStore
 
 _SEARCH = """
 with q as (
@@ -51,26 +50,19 @@ returning memory_id
 """
 
 
-_ERRORS = PgErrors(
-    store="memory store",
-    base=MemoryStoreError,
-    unavailable=MemoryUnavailable,
-    auth=MemoryAuthError,
-    invalid=InvalidMemory,
-)
-
-
-def translate_errors(operation: str) -> AbstractContextManager[None]:
-    return translate_pg_errors(_ERRORS, operation)
-
-
 class PostgresMemory(PgStore):
-    errors = _ERRORS
+    errors = PgErrors(
+        store="memory store",
+        base=MemoryStoreError,
+        unavailable=MemoryUnavailable,
+        auth=MemoryAuthError,
+        invalid=InvalidMemory,
+    )
 
     async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
         if limit < 1:
             return []
-        with translate_errors("search"):
+        with self._translate("search"):
             rows = await self._pool.fetch(_SEARCH, user_id, query, limit)
             if not rows:
                 rows = await self._pool.fetch(_RECENT, user_id, limit)
@@ -85,7 +77,7 @@ class PostgresMemory(PgStore):
         check_write(user_id, call_id, content)
         memory_id = memory_id_for(call_id)
         meta = {**metadata, "call_id": call_id}
-        with translate_errors("write"):
+        with self._translate("write"):
             written = await self._pool.fetchval(
                 _WRITE, memory_id, user_id, call_id, content, json.dumps(meta)
             )
@@ -96,7 +88,7 @@ class PostgresMemory(PgStore):
             )
 
     async def count(self, user_id: str | None = None) -> int:
-        with translate_errors("count"):
+        with self._translate("count"):
             n = await self._pool.fetchval(
                 "select count(*) from memories where ($1::text is null or user_id = $1)", user_id
             )

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 
 from callflow.models import CallRecord, Commitment, User
-from callflow.pg import PgErrors, PgStore, translate_pg_errors
+from callflow.pg import PgErrors, PgStore
 from callflow.records.checks import check_attempt, required_date
 from callflow.records.codec import (
     call_from_row,
@@ -41,20 +40,6 @@ _USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
 _COMMITMENT_COLUMNS = "commitment_id, user_id, text, due_date, status, source_call_id"
 
 
-_ERRORS = PgErrors(
-    store="records store",
-    base=RecordsError,
-    unavailable=RecordsUnavailable,
-    auth=RecordsAuthError,
-    invalid=InvalidRecord,
-)
-
-
-def translate_errors(operation: str) -> AbstractContextManager[None]:
-    """asyncpg/OS exceptions become the records hierarchy (messages never carry the DSN)."""
-    return translate_pg_errors(_ERRORS, operation)
-
-
 def _decode_call(row: Mapping[str, Any]) -> CallRecord:
     data = dict(row)
     for column in _JSON_COLUMNS:
@@ -64,13 +49,19 @@ def _decode_call(row: Mapping[str, Any]) -> CallRecord:
 
 
 class PostgresRecords(PgStore):
-    errors = _ERRORS
+    errors = PgErrors(
+        store="records store",
+        base=RecordsError,
+        unavailable=RecordsUnavailable,
+        auth=RecordsAuthError,
+        invalid=InvalidRecord,
+    )
     max_pool_size = 10
 
     # --- users
 
     async def get_user(self, user_id: str) -> User | None:
-        with translate_errors("get_user"):
+        with self._translate("get_user"):
             row = await self._pool.fetchrow(
                 f"select {_USER_COLUMNS} from users where user_id = $1", user_id
             )
@@ -78,7 +69,7 @@ class PostgresRecords(PgStore):
 
     async def upsert_user(self, user: User) -> None:
         r = user_row(user)
-        with translate_errors("upsert_user"):
+        with self._translate("upsert_user"):
             await self._pool.execute(
                 "insert into users (user_id, display_name, voip_token, timezone, locale)"
                 " values ($1, $2, $3, $4, $5)"
@@ -93,7 +84,7 @@ class PostgresRecords(PgStore):
             )
 
     async def list_users(self) -> list[User]:
-        with translate_errors("list_users"):
+        with self._translate("list_users"):
             rows = await self._pool.fetch(f"select {_USER_COLUMNS} from users order by user_id")
         return [user_from_row(dict(r)) for r in rows]
 
@@ -102,7 +93,7 @@ class PostgresRecords(PgStore):
     async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
         """Open commitments of `user_id` due on or before the ISO date, earliest first."""
         day = required_date(on_or_before, "on_or_before")
-        with translate_errors("due_commitments"):
+        with self._translate("due_commitments"):
             rows = await self._pool.fetch(
                 f"select {_COMMITMENT_COLUMNS} from commitments"
                 " where user_id = $1 and status = 'open' and due_date <= $2"
@@ -116,7 +107,7 @@ class PostgresRecords(PgStore):
         rows = [commitment_row(c) for c in commitments]
         if not rows:
             return
-        with translate_errors("upsert_commitments"):
+        with self._translate("upsert_commitments"):
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.executemany(
                     "insert into commitments"
@@ -143,7 +134,7 @@ class PostgresRecords(PgStore):
 
     async def save_call(self, record: CallRecord) -> None:
         r = call_row(record)
-        with translate_errors("save_call"):
+        with self._translate("save_call"):
             await self._pool.execute(
                 "insert into calls (call_id, user_id, outcome, attempts, started_at, ended_at,"
                 " failure_reason, memory_degraded, summary, mood, transcript, usage, cost_usd,"
@@ -181,7 +172,7 @@ class PostgresRecords(PgStore):
             )
 
     async def get_call(self, call_id: str) -> CallRecord | None:
-        with translate_errors("get_call"):
+        with self._translate("get_call"):
             row = await self._pool.fetchrow(
                 f"select {_CALL_COLUMNS} from calls where call_id = $1", call_id
             )
@@ -189,7 +180,7 @@ class PostgresRecords(PgStore):
 
     async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
         """Most recent calls first, of one user or of everyone."""
-        with translate_errors("list_calls"):
+        with self._translate("list_calls"):
             rows = await self._pool.fetch(
                 f"select {_CALL_COLUMNS} from calls where ($1::text is null or user_id = $1)"
                 " order by started_at desc nulls last, call_id limit $2",
@@ -199,7 +190,7 @@ class PostgresRecords(PgStore):
         return [_decode_call(dict(r)) for r in rows]
 
     async def count_calls(self, outcome: str | None = None) -> int:
-        with translate_errors("count_calls"):
+        with self._translate("count_calls"):
             n = await self._pool.fetchval(
                 "select count(*) from calls where ($1::text is null or outcome = $1)", outcome
             )
@@ -210,13 +201,13 @@ class PostgresRecords(PgStore):
     async def claim_push(self, call_id: str, attempt: int) -> bool:
         """True when the push may be sent now; False when it was already sent."""
         check_attempt(attempt)
-        with translate_errors("claim_push"):
+        with self._translate("claim_push"):
             claimed = await self._pool.fetchval("select claim_push($1, $2)", call_id, attempt)
         return bool(claimed)
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
         check_attempt(attempt)
-        with translate_errors("mark_push_sent"):
+        with self._translate("mark_push_sent"):
             await self._pool.execute(
                 "insert into push_log (call_id, attempt, apns_id, state, sent_at)"
                 " values ($1, $2, $3, 'sent', now())"
@@ -229,7 +220,7 @@ class PostgresRecords(PgStore):
 
     async def count_pushes(self, state: str | None = "sent") -> int:
         """Rows in the push log in `state` ('claimed' | 'sent'), or all rows for None."""
-        with translate_errors("count_pushes"):
+        with self._translate("count_pushes"):
             n = await self._pool.fetchval(
                 "select count(*) from push_log where ($1::text is null or state = $1)", state
             )
