@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.http_service import LocalHttpService, SeenRequest
+from tests.support.http_service import LocalHttpService
 
 # Keywords the strict subset accepts (OpenAI "Supported schemas"); anything else is refused.
 _STRICT_KEYWORDS = frozenset(
@@ -104,7 +104,6 @@ class OpenAIServer(LocalHttpService):
     replies: list[str] = field(default_factory=list)  # message contents, answered in order
     refusals: list[str] = field(default_factory=list)  # answered before any reply
     fail_next: list[int] = field(default_factory=list)  # statuses: 429, 500, 503
-    seen: list[SeenRequest] = field(default_factory=list)
     name = "local OpenAI server"
 
     @property
@@ -116,10 +115,10 @@ class OpenAIServer(LocalHttpService):
         return [Route("/v1/chat/completions", self._complete, methods=["POST"])]
 
     def reset(self) -> None:
+        super().reset()
         self.replies.clear()
         self.refusals.clear()
         self.fail_next.clear()
-        self.seen.clear()
 
     async def _complete(self, request: Request) -> Response:
         body = (await self.record(request)).body

@@ -21,8 +21,7 @@ async def supermemory_server() -> AsyncIterator[SupermemoryServer]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sm_memory(supermemory_server: SupermemoryServer) -> AsyncIterator[SupermemoryMemory]:
-    supermemory_server.seen.clear()
-    supermemory_server.fail_next.clear()
+    supermemory_server.reset()
     store = SupermemoryMemory.create(API_KEY, supermemory_server.url)
     yield store
     await store.close()

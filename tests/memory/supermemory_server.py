@@ -19,16 +19,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.http_service import LocalHttpService, SeenRequest
+from tests.support.http_service import LocalHttpService
 
 
 @dataclass
 class SupermemoryServer(LocalHttpService):
     api_key: str
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    seen: list[SeenRequest] = field(default_factory=list)
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
     name = "local Supermemory server"
+
+    def reset(self) -> None:
+        super().reset()
+        self.fail_next.clear()
 
     def routes(self) -> list[Route]:
         return [

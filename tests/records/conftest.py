@@ -21,8 +21,7 @@ async def postgrest() -> AsyncIterator[PostgrestServer]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def supabase_records(postgrest: PostgrestServer) -> AsyncIterator[SupabaseRecords]:
-    postgrest.seen.clear()
-    postgrest.fail_next.clear()
+    postgrest.reset()
     store = await SupabaseRecords.connect(postgrest.url, SERVICE_KEY)
     yield store
     await store.close()

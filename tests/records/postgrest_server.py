@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.http_service import LocalHttpService, SeenRequest
+from tests.support.http_service import LocalHttpService
 
 TABLES: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "users": (
@@ -79,9 +79,12 @@ class PostgrestServer(LocalHttpService):
     rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=lambda: {name: {} for name in TABLES}
     )
-    seen: list[SeenRequest] = field(default_factory=list)
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
     name = "local PostgREST server"
+
+    def reset(self) -> None:
+        super().reset()
+        self.fail_next.clear()
 
     def routes(self) -> list[Route]:
         return [

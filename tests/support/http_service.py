@@ -1,8 +1,8 @@
 """A test stand-in for a hosted HTTP API: a starlette app on uvicorn on a free loopback port
 that records every request before judging it.
 
-Subclasses (dataclasses) give `routes()` and a `name`, keep `seen = field(default_factory=list)`,
-and call `await self.record(request)` first thing in each endpoint.
+Subclasses (dataclasses) give `routes()` and a `name`, and call `await self.record(request)`
+first thing in each endpoint.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import contextlib
 import json
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -89,12 +89,17 @@ async def serve_asgi(app: ASGIApp, what: str, *, timeout_s: float = 10.0) -> Run
     return RunningApp(f"http://127.0.0.1:{port}", server, task)
 
 
+@dataclass(kw_only=True)
 class LocalHttpService:
     """Base of the stand-ins: start()/stop() or `async with`, `url`, and `seen` requests."""
 
-    name = "local HTTP service"
-    seen: list[SeenRequest]
-    _running: RunningApp | None = None
+    name: ClassVar[str] = "local HTTP service"
+    seen: list[SeenRequest] = field(default_factory=list)
+    _running: RunningApp | None = field(default=None, init=False, repr=False)
+
+    def reset(self) -> None:
+        """Forget what earlier tests sent (subclasses also drop what they had queued)."""
+        self.seen.clear()
 
     def routes(self) -> Sequence[BaseRoute]:
         raise NotImplementedError
