@@ -9,9 +9,11 @@ v1-mini weights ship in livekit-local-inference).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import warnings
+from typing import Any
 
 from livekit.agents import JobContext, JobProcess, WorkerOptions, cli
 
@@ -58,7 +60,23 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("call ended")
 
 
+def no_reported_load() -> float:
+    """The load the worker reports when it has no threshold of its own (locally).
+
+    livekit-server hands a job only to a worker whose *reported* load leaves room (its job
+    affinity is 1 - load), and the default report is the machine's CPU average: on a busy
+    2-core machine running the whole stack it sits near 1.0 after a call, and the next call's
+    dispatch was dropped ("no servers available"), never retried.
+    """
+    return 0.0
+
+
 def worker_options(settings: Settings) -> WorkerOptions:
+    # With a finite threshold (production) keep livekit's CPU-based load: that is the
+    # back-pressure wanted there.
+    load: dict[str, Any] = (
+        {"load_fnc": no_reported_load} if math.isinf(settings.agent_load_threshold) else {}
+    )
     return WorkerOptions(
         entrypoint_fnc=entrypoint,
         prewarm_fnc=prewarm,
@@ -70,6 +88,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         port=0,  # the worker's health endpoint; 0 = any free port, several workers may run
         num_idle_processes=settings.agent_idle_processes,
         load_threshold=settings.agent_load_threshold,
+        **load,
     )
 
 

@@ -136,9 +136,23 @@ class CallFigures:
     call_id: str
     outcome: str
     first_audio_ms: float | None
+    transcript_turns: int = 0
+    agent_reported: bool = False
     overheads_ms: list[float] = field(default_factory=list)
     totals_ms: list[float] = field(default_factory=list)
+    parts_ms: dict[str, list[float]] = field(default_factory=dict)
     providers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def conversed(self) -> bool:
+        """Completed *with* the agent: a call can complete with the phone alone in the room
+        (the agent never dispatched), which must not pass as a measured call."""
+        return (
+            self.outcome == "completed"
+            and self.first_audio_ms is not None
+            and self.agent_reported
+            and self.transcript_turns > 0
+        )
 
 
 def _progress(line: str) -> None:
@@ -156,7 +170,13 @@ async def measure_call(stack: LocalStack, user_id: str) -> CallFigures:
     reports = await workflow_signals(
         stack.client, workflow_id_for(call_id), "agent_report", AgentReport
     )
-    figures = CallFigures(call_id, str(summary["outcome"]), first_audio_ms)
+    figures = CallFigures(
+        call_id,
+        str(summary["outcome"]),
+        first_audio_ms,
+        transcript_turns=int(summary.get("transcript_turns") or 0),
+        agent_reported=bool(reports),
+    )
     for report in reports:
         figures.providers = dict(report.providers)
         for latency in report.turn_latencies:
@@ -164,6 +184,12 @@ async def measure_call(stack: LocalStack, user_id: str) -> CallFigures:
             if overhead is not None and latency.total_ms is not None:
                 figures.overheads_ms.append(overhead)
                 figures.totals_ms.append(latency.total_ms)
+                for name, value in (
+                    ("end_of_utterance", latency.end_of_utterance_ms),
+                    ("llm_ttft", latency.llm_ttft_ms),
+                    ("tts_ttfb", latency.tts_ttfb_ms),
+                ):
+                    figures.parts_ms.setdefault(name, []).append(value)
     return figures
 
 
@@ -201,6 +227,11 @@ async def run_agent_bench(
                         f"see the agent log {stack.agent_log}"
                     ) from None
                 results.append(figures)
+                if not figures.conversed:
+                    _progress(
+                        f"call {n}: the agent never spoke in it ({figures.transcript_turns} "
+                        f"turns); see the agent log {stack.agent_log}"
+                    )
                 _progress(
                     f"call {n}/{calls}: {figures.outcome} in {time.monotonic() - t0:.1f}s, "
                     f"first audio {_fmt(figures.first_audio_ms)} ms, turn overhead "
@@ -221,13 +252,22 @@ def _figures(calls: int, results: list[CallFigures], rss: RssSampler) -> dict[st
     first_audio = [r.first_audio_ms for r in results if r.first_audio_ms is not None]
     overheads = [v for r in results for v in r.overheads_ms]
     totals = [v for r in results for v in r.totals_ms]
+    parts: dict[str, list[float]] = {}
+    for r in results:
+        for name, values in r.parts_ms.items():
+            parts.setdefault(name, []).extend(values)
     return {
         "calls": calls,
         "calls_completed": sum(r.outcome == "completed" for r in results),
+        "calls_with_agent": sum(r.conversed for r in results),
         "first_audio_ms": spread_ms(first_audio),
         "turn_overhead_ms": spread_ms(overheads),
         # The whole wait, for scale: user end of speech -> first agent audio.
         "turn_total_ms": spread_ms(totals),
+        # What the providers took in those turns (p50 of each), which the overhead excludes.
+        "turn_parts_p50_ms": {
+            name: round(percentile(values, 50), 1) for name, values in parts.items()
+        },
         "turns_measured": len(overheads),
         "agent_peak_rss_mb": rss.peak_mb,
         "rss_samples": rss.samples,
@@ -240,7 +280,8 @@ def human_summary(figures: dict[str, Any]) -> str:
     overhead = figures["turn_overhead_ms"] or {}
     total = figures["turn_total_ms"] or {}
     return (
-        f"{figures['calls_completed']}/{figures['calls']} agent calls completed; first audio "
+        f"{figures['calls_completed']}/{figures['calls']} calls completed, "
+        f"{figures['calls_with_agent']} with the agent; first audio "
         f"p50/p95/max {first.get('p50')}/{first.get('p95')}/{first.get('max')} ms; our turn "
         f"overhead p50/p95/max {overhead.get('p50')}/{overhead.get('p95')}/{overhead.get('max')}"
         f" ms of p50 {total.get('p50')} ms user-to-agent over {figures['turns_measured']} turns;"
@@ -261,4 +302,4 @@ def main(calls: int, json_output: bool, settings: Settings | None = None) -> int
         print(json.dumps(figures), flush=True)
     else:
         print(summary, flush=True)
-    return 0 if figures["calls_completed"] == figures["calls"] else 1
+    return 0 if figures["calls_with_agent"] == figures["calls"] else 1

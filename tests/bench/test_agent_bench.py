@@ -59,7 +59,7 @@ async def test_one_agent_call_gives_every_figure(capsys: pytest.CaptureFixture[s
     assert len(lines) == 1, out  # stdout holds the JSON line only; progress went to stderr
     figures = json.loads(lines[0])
     assert code == 0, err
-    assert figures["calls"] == 1 and figures["calls_completed"] == 1
+    assert figures["calls"] == figures["calls_completed"] == figures["calls_with_agent"] == 1
     first = figures["first_audio_ms"]
     assert first["p50"] == first["p95"] == first["max"]  # one call, one figure
     assert 0 < first["max"] < 5_000
@@ -70,8 +70,11 @@ async def test_one_agent_call_gives_every_figure(capsys: pytest.CaptureFixture[s
     # Our glue is small next to the whole wait, which is mostly end-of-utterance detection.
     assert abs(overhead["p50"]) < 500 and overhead["max"] < total["max"]
     assert 0 < total["p50"] < 10_000
+    parts = figures["turn_parts_p50_ms"]
+    assert set(parts) == {"end_of_utterance", "llm_ttft", "tts_ttfb"}
+    assert parts["end_of_utterance"] > 0 and parts["tts_ttfb"] > 0
     assert 100 < figures["agent_peak_rss_mb"] < 16_000
     assert figures["rss_samples"] > 10  # sampled throughout the call, not once
     assert figures["providers"]["llm"] == OFFLINE_LLM
     assert set(figures["providers"]) >= {"stt", "llm", "tts", "vad", "turn_detection"}
-    assert "agent calls completed" in err
+    assert "1 with the agent" in err
