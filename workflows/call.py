@@ -100,6 +100,10 @@ CANCELLABLE_STAGES = frozenset(
     }
 )
 MAX_CANCEL_REASON = 500
+# Quick steps with bounded retries (seconds) are kept in the `status` query but not written to
+# visibility: each upsert is a history event and a visibility write, and at the morning peak
+# the due minute should cost one of each per call (awaiting_join), not two.
+UNINDEXED_STAGES = frozenset({STAGE_LOADING_USER, STAGE_FETCHING_MEMORY, STAGE_RINGING})
 
 
 class _CallEnded(Exception):
@@ -616,7 +620,8 @@ class CallWorkflow:
     def _enter(self, stage: str) -> None:
         self._stage = stage
         self._stages.append(StageMark(stage, workflow.now().isoformat()))
-        self._set_search_attributes()
+        if stage not in UNINDEXED_STAGES:
+            self._set_search_attributes()
 
     def _set_search_attributes(self, *, user: bool = False, outcome: bool = False) -> None:
         pairs: list[SearchAttributeUpdate[Any]] = [

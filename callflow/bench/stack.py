@@ -39,6 +39,11 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 _WORKER_READY_TIMEOUT_S = 60.0
 
 
+# The dev server keeps 512 workflows' mutable state in its history cache by default; past that
+# every fired timer of a 1,000-call peak reloads a history from the store.
+PEAK_DYNAMIC_CONFIG = {"history.cacheMaxSize": "8192", "history.cacheInitialSize": "1024"}
+
+
 @dataclass
 class WorkerProcess:
     process: asyncio.subprocess.Process
@@ -174,7 +179,9 @@ async def bench_stack(
         postgres = await start_scratch_postgres(prefix="callflow-bench-pg-")
         stack.callback(postgres.stop)
         db_file = state_dir / "temporal.sqlite" if persistence == "file" else None
-        temporal = await start_dev_server(state_dir / "temporal", db_filename=db_file)
+        temporal = await start_dev_server(
+            state_dir / "temporal", db_filename=db_file, dynamic_config=PEAK_DYNAMIC_CONFIG
+        )
         stack.callback(temporal.stop)
         apns = await start_local_apns(state_dir)
         stack.push_async_callback(apns.stop)

@@ -79,6 +79,7 @@ async def start_dev_server(
     ui_port: int | None = None,
     db_filename: Path | None = None,
     namespace: str = "default",
+    dynamic_config: dict[str, str] | None = None,
 ) -> DevServer:
     """Start `temporal server start-dev` on loopback with callflow's search attributes.
 
@@ -107,6 +108,8 @@ async def start_dev_server(
         args += ["--db-filename", str(db_filename)]
     for name, kind in SEARCH_ATTRIBUTES.items():
         args += ["--search-attribute", f"{name}={kind}"]
+    for key, value in (dynamic_config or {}).items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
     log = log_path.open("ab")
     process = subprocess.Popen(
         args, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
