@@ -31,6 +31,12 @@ logger = logging.getLogger("callflow.agent.worker")
 def prewarm(proc: JobProcess) -> None:
     """Load the models once per job process, before any call arrives."""
     proc.userdata["vad"] = load_vad()
+    # The first workflow signal imports the Temporal client (~1 s of protobuf modules); done
+    # during the greeting it froze the job's loop and cut a gap into the agent's audio.
+    import temporalio.service  # noqa: F401
+
+    import callflow.temporal_client  # noqa: F401
+
     try:
         from livekit import local_inference
 
