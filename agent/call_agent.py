@@ -7,6 +7,7 @@ reads and can talk about.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Literal
@@ -30,15 +31,25 @@ logger = logging.getLogger("callflow.agent")
 
 
 class CallAgent(Agent):
-    def __init__(self, call: CallContext, device: DeviceClient, *, greet: bool = True) -> None:
+    def __init__(
+        self,
+        call: CallContext,
+        device: DeviceClient,
+        *,
+        greet: bool = True,
+        phone_present: asyncio.Future[None] | None = None,
+    ) -> None:
         super().__init__(instructions=build_instructions(call))
         self.call = call
         self.device = device
         self._greet = greet
+        self._phone_present = phone_present
 
     async def on_enter(self) -> None:
-        # The session starts only once the phone is in the room, so greet right away; the
-        # instructions make the first question the one about due commitments.
+        # Greet the moment the phone is in the room (the session may start before it joins);
+        # the instructions make the first question the one about due commitments.
+        if self._phone_present is not None:
+            await self._phone_present
         if self._greet:
             self.session.generate_reply()
 

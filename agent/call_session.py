@@ -66,14 +66,10 @@ async def run_call(
 ) -> AgentReport:
     """Run the conversation until the phone hangs up or the room closes; returns the report
     (already handed to `signals`)."""
-    phone = await wait_for_phone(
-        room, call.phone_identity, phone_timeout_s or settings.join_timeout_s
-    )
+    # The session starts while the phone is still on its way (its join follows the push), so
+    # the greeting only waits for the phone itself, not for the session's set-up.
     tracker = CallTracker(
-        room=room.name,
-        signals=signals,
-        providers=providers.names,
-        phone_joined_at=_joined_at(phone),
+        room=room.name, signals=signals, providers=providers.names, phone_joined_at=time.time()
     )
     session: AgentSession = AgentSession(
         stt=providers.stt,
@@ -89,14 +85,24 @@ async def run_call(
     closed = asyncio.Event()
     session.on("close", lambda _ev: closed.set())
     device = DeviceClient(room, call.phone_identity, timeout_s=settings.device_rpc_timeout_s)
+    phone_present: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     await session.start(
-        CallAgent(call, device),
+        CallAgent(call, device, phone_present=phone_present),
         room=room,
         room_options=room_io.RoomOptions(
             participant_identity=call.phone_identity, close_on_disconnect=True
         ),
         record=False,
     )
+    try:
+        phone = await wait_for_phone(
+            room, call.phone_identity, phone_timeout_s or settings.join_timeout_s
+        )
+    except PhoneNeverJoined:
+        await session.aclose()
+        raise
+    tracker.phone_joined_at = _joined_at(phone)
+    phone_present.set_result(None)
     try:
         # The workflow closes the room at its hard cap; this is only a backstop.
         await asyncio.wait_for(closed.wait(), settings.max_call_s + 60.0)

@@ -104,7 +104,8 @@ async def _start_agent(settings: Settings, log_path: Path) -> subprocess.Popen[b
     from agent.worker import agent_command
 
     env = {**os.environ, **settings_env(settings)}
-    out = log_path.open("ab")
+    # A fresh log: readiness is read from it, and an old run's "registered worker" must not count.
+    out = log_path.open("wb")
     process = subprocess.Popen(
         agent_command(), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
