@@ -9,6 +9,7 @@ the workflow. `TemporalWorkflowSignals` delivers through a Temporal client;
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -64,7 +65,7 @@ class Outgoing:
     payload: Any
 
 
-class BackgroundSignals:
+class BackgroundSignals(abc.ABC):
     """Queue + one delivery task; subclasses implement `_deliver`."""
 
     def __init__(self, *, retry: RetryPolicy | None = None) -> None:
@@ -73,8 +74,9 @@ class BackgroundSignals:
         self._task: asyncio.Task[None] | None = None
         self.failed: list[tuple[Outgoing, str]] = []
 
+    @abc.abstractmethod
     async def _deliver(self, item: Outgoing) -> None:
-        raise NotImplementedError
+        """Send one message; raise to have it retried."""
 
     def agent_ready(self, message: AgentReady) -> None:
         self._enqueue(Outgoing(SIGNAL_AGENT_READY, message))

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-from callflow.memory.postgres import PostgresMemory
 from callflow.models import Commitment, User
 from callflow.settings import Settings
 from callflow.stack.local import LocalStack, StackOptions, start_local_stack
@@ -68,12 +67,8 @@ async def run_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
     result = await asyncio.wait_for(handle.result(), CALL_TIMEOUT_S)
 
     record = await stack.records.get_call(call_id)
-    memory = await PostgresMemory.connect(stack.settings.database_url or "")
-    try:
-        # An empty query returns the user's most recent memories.
-        memories = await memory.search(user_id, "", limit=20)
-    finally:
-        await memory.close()
+    # An empty query returns the user's most recent memories.
+    memories = await stack.ports.memory.search(user_id, "", limit=20)
     memory_written = bool(result["memory_written"]) and any(
         m.source_call_id == call_id for m in memories
     )

@@ -169,7 +169,10 @@ class Settings(BaseSettings):
 
     def describe_adapters(self) -> dict[str, str]:
         """Which adapter each port uses; safe to log (never contains a secret)."""
-        if self.anthropic_api_key and not self.openai_api_key:
+        if self.anthropic_api_key and self.openai_api_key:
+            # The agent builds a FallbackAdapter when both keys are set.
+            llm = f"fallback: openai ({self.openai_model}) -> anthropic ({self.anthropic_model})"
+        elif self.anthropic_api_key:
             llm = f"anthropic ({self.anthropic_model})"
         elif self.openai_api_key:
             llm = f"openai ({self.openai_model})"

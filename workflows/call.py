@@ -246,7 +246,7 @@ class CallWorkflow:
             self._failure_reason = "cancelled: workflow cancellation requested in Temporal"
             if self._room:
                 await self._close_room(self._room)
-        return await self._finish(context, ended_by, self._pushes_sent)
+        return await self._finish(context, ended_by)
 
     async def _load_context(self) -> CallContext:
         self._enter(STAGE_LOADING_USER)
@@ -390,9 +390,7 @@ class CallWorkflow:
                 AGENT_REPORT_GRACE.total_seconds(), lambda: self._agent_report is not None
             )
 
-    async def _finish(
-        self, context: CallContext | None, ended_by: str | None, pushes: int
-    ) -> CallResult:
+    async def _finish(self, context: CallContext | None, ended_by: str | None) -> CallResult:
         assert self._outcome is not None
         self._set_search_attributes(outcome=True)
         analysis: CallAnalysis | None = None
@@ -415,7 +413,7 @@ class CallWorkflow:
             memory_written=memory_written,
             record_saved=record_saved,
             post_call_webhook_delivered=delivered,
-            pushes_sent=pushes,
+            pushes_sent=self._pushes_sent,
             ended_by=ended_by if self._outcome == Outcome.COMPLETED else None,
             transcript_turns=len(self._turns),
             tools_called=record.tools_called,

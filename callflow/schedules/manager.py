@@ -212,7 +212,7 @@ class ScheduleManager:
     async def describe(self, user_id: str) -> ScheduleView:
         check_user_id(user_id)
         description = await self._call(user_id, lambda h: h.describe())
-        return self._view(user_id, description)
+        return await self._view(user_id, description)
 
     async def list(self) -> list[ScheduleView]:
         """Every callflow user schedule (Temporal's schedule list is eventually consistent)."""
@@ -296,15 +296,14 @@ class ScheduleManager:
         except RPCError as exc:
             raise _translate(exc, user_id) from exc
 
-    def _view(self, user_id: str, d: ScheduleDescription) -> ScheduleView:
+    async def _view(self, user_id: str, d: ScheduleDescription) -> ScheduleView:
         spec = d.schedule.spec
         action = d.schedule.action
         intent = None
         if isinstance(action, ScheduleActionStartWorkflow) and action.memo:
             payload = action.memo.get(MEMO_KEY)
             if payload is not None:
-                raw = self._client.data_converter.payload_converter.from_payload(payload)
-                intent = CallSchedule.parse(raw)
+                intent = CallSchedule.parse(await self._decode(payload, None))
         recent = [getattr(r.action, "workflow_id", "") for r in d.info.recent_actions]
         return ScheduleView(
             schedule_id=d.id,
@@ -314,7 +313,7 @@ class ScheduleManager:
             calendars=[describe_calendar(c) for c in spec.calendars],
             overlap=ScheduleOverlapPolicy(d.schedule.policy.overlap).name,
             jitter_s=spec.jitter.total_seconds() if spec.jitter else 0.0,
-            lead_s=self._lead_of(action),
+            lead_s=await self._lead_of(action),
             paused=d.schedule.state.paused,
             note=d.schedule.state.note,
             workflow_id_base=getattr(action, "id", ""),
@@ -322,17 +321,24 @@ class ScheduleManager:
             recent_workflow_ids=[w for w in recent if w],
         )
 
-    def _lead_of(self, action: Any) -> float:
+    async def _lead_of(self, action: Any) -> float:
         args: Sequence[Any] = getattr(action, "args", ())
         if args:
             try:
-                value = self._client.data_converter.payload_converter.from_payload(
-                    args[0], CallInput
-                )
+                value = await self._decode(args[0], CallInput)
                 return float(value.ring_lead_s)
-            except Exception:  # an input written by an older shape: fall back to ours
-                pass
+            except (TypeError, ValueError, KeyError, AttributeError):
+                # An input written by an older shape of CallInput: fall back to ours.
+                return self._lead_s
         return self._lead_s
+
+    async def _decode(self, payload: Any, type_hint: Any) -> Any:
+        # Schedule descriptions come back as stored: decode (decrypt, with the codec on)
+        # before converting, exactly as the workflow's own inputs are.
+        (value,) = await self._client.data_converter.decode(
+            [payload], [type_hint] if type_hint is not None else None
+        )
+        return value
 
 
 def _translate(exc: RPCError, user_id: str) -> ScheduleError:

@@ -34,7 +34,7 @@ from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_postgres
 from callflow.stack.temporal import DevServer, free_port, start_dev_server
 from callflow.temporal_client import connect_temporal
-from worker import create_worker
+from worker import Ports, create_worker
 
 log = logging.getLogger("callflow.stack")
 LOCAL_LIVEKIT_SECRET_BYTES = 24  # -> 32+ characters, as livekit-server wants
@@ -62,6 +62,7 @@ class LocalStack:
     records: PostgresRecords
     api_url: str
     client: Any  # temporalio Client
+    ports: Ports  # the adapters the worker uses (the demo reads memory through them)
     agent_process: subprocess.Popen[bytes] | None = None
     agent_log: Path | None = None
     phone_logs: dict[str, Any] = field(default_factory=dict)
@@ -233,6 +234,7 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             records=records,
             api_url=api_url,
             client=client,
+            ports=ports,
             phone_logs=phone_logs,
         )
         if options.with_agent:

