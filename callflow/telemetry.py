@@ -1,16 +1,20 @@
 """Tracing and metrics, off by default; CALLFLOW_TELEMETRY_ENABLED=true turns all of it on.
 
+- The Temporal SDK's own log lines always go through Python logging (stderr), never to stdout:
+  the SDK core writes to stdout by default, and a child process whose stdout is a pipe nobody
+  drains blocks inside the core once the pipe is full (a whole worker stopped polling that way).
 - Temporal SDK metrics: a `Runtime` whose Prometheus endpoint listens on CALLFLOW_PROMETHEUS_BIND.
 - Traces: Temporal's `TracingInterceptor` on a callflow-owned `TracerProvider`, exporting to
   CALLFLOW_OTLP_ENDPOINT (OTLP/gRPC) when set, else to the console.
 - The API service: `asgi_metrics_middleware` counts and times requests and serves `/metrics`.
 
-With telemetry off, every function returns "nothing" (None, [], the app unchanged), so callers
-need no branches and no port is opened.
+With telemetry off, every function returns "nothing" ([], the app unchanged, a runtime without
+metrics), so callers need no branches and no port is opened.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +32,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest as render_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from callflow.settings import Settings
 
@@ -37,10 +48,11 @@ class TelemetryError(Exception):
     """Telemetry is misconfigured; the message names the variable and the fix."""
 
 
-# One Runtime per metrics address for the life of the process: a second Runtime on the same
-# address would fail to bind, and each Runtime owns a thread pool.
-_runtimes: dict[str, Runtime] = {}
+# One Runtime per metrics address (None: no metrics) for the life of the process: a second
+# Runtime on the same address would fail to bind, and each Runtime owns a thread pool.
+_runtimes: dict[str | None, Runtime] = {}
 _providers: dict[tuple[str, str | None], TracerProvider] = {}
+SDK_CORE_LOGGER = "temporalio.core"
 
 
 def _check_bind(bind: str) -> str:
@@ -52,22 +64,32 @@ def _check_bind(bind: str) -> str:
     return bind
 
 
-def temporal_runtime(settings: Settings) -> Runtime | None:
-    """The SDK runtime exporting Temporal metrics to Prometheus; pass to `Client.connect`."""
-    if not settings.telemetry_enabled:
-        return None
-    bind = _check_bind(settings.prometheus_bind)
-    if bind not in _runtimes:
+def sdk_runtime(prometheus_bind: str | None = None) -> Runtime:
+    """The SDK runtime: core logs (warnings and up) forwarded to the `temporalio.core` logger,
+    and Temporal metrics served on `prometheus_bind` when one is given."""
+    if prometheus_bind not in _runtimes:
+        logs = LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger(SDK_CORE_LOGGER)),
+        )
+        metrics = PrometheusConfig(bind_address=prometheus_bind) if prometheus_bind else None
         try:
-            _runtimes[bind] = Runtime(
-                telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind))
+            _runtimes[prometheus_bind] = Runtime(
+                telemetry=TelemetryConfig(logging=logs, metrics=metrics)
             )
         except Exception as e:  # the bridge raises a plain RuntimeError on bind failure
             raise TelemetryError(
-                f"could not serve Temporal metrics on CALLFLOW_PROMETHEUS_BIND={bind}: {e} "
-                "(pick a free port)"
+                f"could not serve Temporal metrics on CALLFLOW_PROMETHEUS_BIND={prometheus_bind}:"
+                f" {e} (pick a free port)"
             ) from e
-    return _runtimes[bind]
+    return _runtimes[prometheus_bind]
+
+
+def temporal_runtime(settings: Settings) -> Runtime:
+    """The runtime for `Client.connect`: with Prometheus metrics when telemetry is on."""
+    if not settings.telemetry_enabled:
+        return sdk_runtime()
+    return sdk_runtime(_check_bind(settings.prometheus_bind))
 
 
 def tracer_provider(
@@ -193,6 +215,7 @@ def asgi_metrics_middleware(
 __all__: Sequence[str] = [
     "TelemetryError",
     "asgi_metrics_middleware",
+    "sdk_runtime",
     "temporal_interceptors",
     "temporal_runtime",
     "tracer_provider",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from temporalio.worker import Worker
 from callflow.settings import Settings
 from callflow.stack.temporal import DevServer, free_port
 from callflow.telemetry import (
+    SDK_CORE_LOGGER,
     TelemetryError,
     asgi_metrics_middleware,
     temporal_interceptors,
@@ -46,7 +49,8 @@ async def test_disabled_starts_nothing() -> None:
     port = free_port()
     settings = Settings(telemetry_enabled=False, prometheus_bind=f"127.0.0.1:{port}")
     app = api_app()
-    assert temporal_runtime(settings) is None
+    runtime = temporal_runtime(settings)
+    assert runtime is temporal_runtime(settings)  # logs only: no metrics endpoint
     assert temporal_interceptors(settings) == []
     assert tracer_provider(settings) is None
     assert asgi_metrics_middleware(app, settings) is app
@@ -120,3 +124,17 @@ async def test_api_middleware_counts_requests_by_route_template() -> None:
         in text
     )
     assert "c-1" not in text  # raw paths (ids) never become labels
+
+
+def test_sdk_core_logs_go_to_logging_never_stdout(temporal_dev_server: DevServer) -> None:
+    # A child whose stdout is an undrained pipe blocks once the core writes 64 KiB to it.
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.late_activity", temporal_dev_server.address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["done timed out"]
+    assert SDK_CORE_LOGGER in done.stderr
+    assert "Activity not found on completion" in done.stderr

@@ -31,6 +31,7 @@ from callflow.records.postgres import PostgresRecords
 from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
 from callflow.stack.temporal import DevServer, start_dev_server, venv_bin
+from callflow.telemetry import sdk_runtime
 
 Persistence = Literal["memory", "file"]
 PERSISTENCE_NAMES: dict[str, str] = {"memory": "in-memory", "file": "SQLite file"}
@@ -49,27 +50,38 @@ class WorkerProcess:
     process: asyncio.subprocess.Process
     log_path: Path
     usage: dict[str, float] = field(default_factory=dict)
+    _reader: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    def drain_stdout(self) -> None:
+        """Keep reading the worker's stdout so it can never block on a full pipe; the last JSON
+        line it prints (its resource usage) becomes `usage`."""
+        self._reader = asyncio.create_task(self._read_lines())
+
+    async def _read_lines(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("{"):
+                try:
+                    self.usage = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+
     async def stop(self) -> None:
-        """Close stdin (the stop signal) and read the worker's own resource usage line."""
+        """Close stdin (the stop signal) and wait for the worker's resource usage line."""
         if self.process.returncode is None and self.process.stdin is not None:
             self.process.stdin.close()
-        assert self.process.stdout is not None
         try:
-            out = await asyncio.wait_for(self.process.stdout.read(), timeout=30)
-            await asyncio.wait_for(self.process.wait(), timeout=10)
+            await asyncio.wait_for(self.process.wait(), timeout=30)
+            if self._reader is not None:
+                await asyncio.wait_for(self._reader, timeout=10)
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
-            return
-        for line in reversed(out.decode(errors="replace").splitlines()):
-            if line.startswith("{"):
-                self.usage = json.loads(line)
-                return
 
 
 @dataclass
@@ -160,6 +172,7 @@ async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProces
         await process.wait()
         tail = log_path.read_text(errors="replace")[-3000:]
         raise BenchSetupError(f"the bench worker did not start; its log ({log_path}):\n{tail}")
+    worker.drain_stdout()
     return worker
 
 
@@ -197,7 +210,7 @@ async def bench_stack(
         stack.push_async_callback(records.close)
         memory = await PostgresMemory.connect(postgres.dsn, max_size=10)
         stack.push_async_callback(memory.close)
-        client = await Client.connect(temporal.address)
+        client = await Client.connect(temporal.address, runtime=sdk_runtime())
         spec = WorkerSpec(
             temporal_address=temporal.address,
             namespace=client.namespace,

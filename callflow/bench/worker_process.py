@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import resource
 import sys
 import time
@@ -23,6 +24,7 @@ from callflow.memory.postgres import PostgresMemory
 from callflow.push.apns import ApnsPushSender
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms.livekit import LiveKitRooms
+from callflow.telemetry import sdk_runtime
 
 
 @dataclass
@@ -90,7 +92,9 @@ async def serve(spec: WorkerSpec) -> None:
         stack.push_async_callback(push.close)
         rooms = LiveKitRooms(spec.livekit_url, spec.livekit_api_key, spec.livekit_api_secret)
         stack.push_async_callback(rooms.close)
-        client = await Client.connect(spec.temporal_address, namespace=spec.namespace)
+        client = await Client.connect(
+            spec.temporal_address, namespace=spec.namespace, runtime=sdk_runtime()
+        )
         worker = create_worker(
             client,
             Ports(
@@ -117,6 +121,10 @@ async def serve(spec: WorkerSpec) -> None:
 
 
 def main() -> None:
+    # Everything but the protocol lines goes to stderr (the bench's worker log).
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    )
     spec = WorkerSpec.from_json(sys.stdin.readline())
     asyncio.run(serve(spec))
 
