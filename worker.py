@@ -53,6 +53,7 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
         memory.fetch_memory,
         memory.write_memory,
         ring.ring,
+        ring.withhold_push,
         rooms.close_room,
         rooms.probe_room,
         analysis.analyze_call,

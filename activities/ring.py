@@ -1,20 +1,29 @@
 """One attempt's ring: room + agent dispatch + phone token + VoIP push, as one idempotent step.
 
-One activity instead of four keeps the due minute to three history events per attempt (the
-morning peak is bounded by history writes). Every part is idempotent: the room and dispatch are
-created once per room name, and the push is claimed in the records store before it is sent, so
-a retried activity never rings the phone twice for the same attempt.
+One activity instead of four keeps an attempt to three history events. Every part is
+idempotent: the room and dispatch are created once per room name, and the push is claimed in
+the records store before it is sent, so a retried activity never rings the phone twice for the
+same attempt.
+
+Armed rings (`ring_at` set): the workflow starts the activity up to a minute before the due
+time; it creates the room and the phone's token, then waits in the worker, heartbeating, and
+rings at `ring_at`. At the morning peak the due second then costs the Temporal server nothing
+before the push: no timer firing, no workflow task, no activity dispatch (measured in
+`callflow bench peak`). A worker that dies while armed misses its heartbeat; the retry on
+another worker waits for the rest of the time or rings at once if the due time has passed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from temporalio import activity
 
 from activities.errors import DEVICE_UNREACHABLE, PUSH_REJECTED, ROOM_REJECTED, non_retryable
-from callflow.ports import PushSender, RecordsStore, RoomService, VoipPush
+from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
 from callflow.push.errors import DeviceUnreachable, PushRejected
 from callflow.rooms.errors import RoomsRejected
 
@@ -31,7 +40,9 @@ class RingInput:
     agent_name: str
     agent_metadata: str  # JSON the agent reads (DESIGN.md section 2)
     token_ttl_s: int
-    empty_timeout_s: int
+    empty_timeout_s: int  # counted from the ring (an armed ring adds its wait)
+    # ISO-8601 on the Temporal server's clock; None rings at once.
+    ring_at: str | None = None
 
 
 @dataclass
@@ -41,6 +52,25 @@ class RingOutput:
     push_sent: bool
     duplicate_suppressed: bool
     expires_at: str
+    rang_at: str = ""  # when the ring began, on the server's clock (ISO-8601)
+
+
+@dataclass
+class WithholdInput:
+    call_id: str
+    attempt: int
+
+
+@dataclass
+class WithholdOutput:
+    withheld: bool  # False: the ring had already claimed the push and is sending it
+
+
+# An armed ring heartbeats this often while it waits; the workflow sets the heartbeat timeout.
+ARMED_HEARTBEAT_S = 5.0
+# Rings in progress at once per worker process: at the peak every armed ring wakes in the same
+# second, and a bounded number in flight lets pushes leave in order instead of all at the end.
+RINGS_IN_FLIGHT = 64
 
 
 def apns_id_for(call_id: str, attempt: int) -> str:
@@ -55,23 +85,67 @@ class RingActivities:
         self._push = push
         self._records = records
         self._push_expiry_s = push_expiry_s
+        self._gate: asyncio.Semaphore | None = None
 
     @activity.defn
     async def ring(self, input: RingInput) -> RingOutput:
-        try:
-            await self._rooms.create_room(input.room, input.agent_metadata, input.empty_timeout_s)
-            await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
-        except RoomsRejected as e:
-            raise non_retryable(ROOM_REJECTED, f"LiveKit refused room {input.room}: {e}") from e
+        started = asyncio.get_running_loop().time()
+        wait_s = _seconds_until(input.ring_at)
+        empty_timeout_s = input.empty_timeout_s + max(0, int(wait_s) + 1)
+        await self._create_room(input, empty_timeout_s)
+        # The token's lifetime starts now; an armed wait (at most a minute) comes out of it.
         grant = self._rooms.phone_token(
             input.room, identity=input.user_id, name=input.display_name, ttl_s=input.token_ttl_s
         )
-        apns_id = apns_id_for(input.call_id, input.attempt)
-        if not await self._records.claim_push(input.call_id, input.attempt):
-            activity.logger.info(
-                "push for %s attempt %s already sent", input.call_id, input.attempt
-            )
-            return RingOutput(input.room, apns_id, False, True, grant.expires_at)
+        if wait_s > 0:
+            await _wait_heartbeating(started + wait_s)
+        rang_at = _server_now(started)
+        # From here the ring completes even if a cancellation arrives: the workflow waits for
+        # the activity's end, so the result says whether the phone was rung.
+        ringing = asyncio.ensure_future(self._ring_now(input, grant, rang_at))
+        try:
+            return await asyncio.shield(ringing)
+        except asyncio.CancelledError:
+            return await ringing
+
+    @activity.defn
+    async def withhold_push(self, input: WithholdInput) -> WithholdOutput:
+        """Take an attempt's push claim before its armed ring does, so the ring, when it
+        wakes, finds the push taken and does not ring (a cancellation reaches a waiting
+        activity only with its next heartbeat; the claim is immediate)."""
+        return WithholdOutput(await self._records.withhold_push(input.call_id, input.attempt))
+
+    async def _create_room(self, input: RingInput, empty_timeout_s: int) -> None:
+        try:
+            await self._rooms.create_room(input.room, input.agent_metadata, empty_timeout_s)
+        except RoomsRejected as e:
+            raise non_retryable(ROOM_REJECTED, f"LiveKit refused room {input.room}: {e}") from e
+
+    async def _ring_now(self, input: RingInput, grant: RoomGrant, rang_at: str) -> RingOutput:
+        async with self._in_flight():
+            try:
+                await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
+            except RoomsRejected as e:
+                raise non_retryable(
+                    ROOM_REJECTED, f"LiveKit refused the agent for {input.room}: {e}"
+                ) from e
+            apns_id = apns_id_for(input.call_id, input.attempt)
+            if not await self._records.claim_push(input.call_id, input.attempt):
+                activity.logger.info(
+                    "push for %s attempt %s already sent", input.call_id, input.attempt
+                )
+                return RingOutput(input.room, apns_id, False, True, grant.expires_at, rang_at)
+            await self._send(input, grant, apns_id)
+            await self._records.mark_push_sent(input.call_id, input.attempt, apns_id)
+            return RingOutput(input.room, apns_id, True, False, grant.expires_at, rang_at)
+
+    def _in_flight(self) -> asyncio.Semaphore:
+        # Made on first use, inside the worker's event loop.
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(RINGS_IN_FLIGHT)
+        return self._gate
+
+    async def _send(self, input: RingInput, grant: RoomGrant, apns_id: str) -> None:
         payload: dict[str, object] = {
             "call_id": input.call_id,
             "provider": "livekit",
@@ -94,5 +168,25 @@ class RingActivities:
             raise non_retryable(DEVICE_UNREACHABLE, f"APNs: device unreachable ({e})") from e
         except PushRejected as e:
             raise non_retryable(PUSH_REJECTED, f"APNs rejected the push: {e}") from e
-        await self._records.mark_push_sent(input.call_id, input.attempt, apns_id)
-        return RingOutput(input.room, apns_id, True, False, grant.expires_at)
+
+
+def _seconds_until(ring_at: str | None) -> float:
+    """Seconds from this attempt's start to `ring_at`, both on the Temporal server's clock (so
+    a worker whose clock is off, or a time-skipping test server, still rings on time)."""
+    if not ring_at:
+        return 0.0
+    return (datetime.fromisoformat(ring_at) - activity.info().started_time).total_seconds()
+
+
+def _server_now(started: float) -> str:
+    elapsed = asyncio.get_running_loop().time() - started
+    return (activity.info().started_time + timedelta(seconds=elapsed)).isoformat()
+
+
+async def _wait_heartbeating(until: float) -> None:
+    """Sleep until the loop time `until`, heartbeating so a dead worker is noticed and a
+    cancellation reaches this activity."""
+    loop = asyncio.get_running_loop()
+    while (left := until - loop.time()) > 0:
+        activity.heartbeat()
+        await asyncio.sleep(min(left, ARMED_HEARTBEAT_S))

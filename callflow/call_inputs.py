@@ -14,6 +14,7 @@ def timings_from(settings: Settings) -> CallTimings:
         max_call_s=settings.max_call_s,
         room_probe_interval_s=settings.room_probe_interval_s,
         memory_budget_ms=settings.memory_budget_ms,
+        ring_arm_s=settings.ring_arm_s,
     )
 
 

@@ -24,6 +24,9 @@ class RecordsStore(Protocol):
         ...
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None: ...
+    async def withhold_push(self, call_id: str, attempt: int) -> bool:
+        """Make every later claim for (call_id, attempt) fail; False if it was already sent."""
+        ...
 
 
 class MemoryStore(Protocol):

@@ -113,7 +113,14 @@ async def run_worker(
     async with AsyncExitStack() as stack:
         client = await connect_temporal(settings)
         ports = await build_ports(settings, stack)
-        worker = create_worker(client, ports, task_queue=settings.task_queue)
+        worker = create_worker(
+            client,
+            ports,
+            task_queue=settings.task_queue,
+            max_concurrent_activities=settings.worker_max_activities,
+            max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+        )
         log.info(
             "worker polling task queue %r at %s", settings.task_queue, settings.temporal_address
         )

@@ -107,6 +107,16 @@ class Settings(BaseSettings):
     max_call_s: float = 900.0
     room_probe_interval_s: float = 30.0
     memory_budget_ms: int = 400
+    # A scheduled call's ring activity starts this long before the due time and waits in the
+    # worker, so the due second costs the Temporal server nothing (0 turns arming off).
+    ring_arm_s: float = 60.0
+
+    # --- Temporal worker: every armed ring holds an activity slot until its due time, so
+    # slots must outnumber the calls due within ring_arm_s on one worker.
+    worker_max_activities: int = 2000
+    worker_max_workflow_tasks: int = 200
+    # Sleeping calls stay cached: an evicted one replays its history when its timer fires.
+    worker_max_cached_workflows: int = 4000
     caller_name: str = "Callflow Coach"
 
     # --- price table (USD) turning an agent's usage into a cost per call; set to your contracts
@@ -135,6 +145,22 @@ class Settings(BaseSettings):
     def _attempts_positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("CALLFLOW_MAX_ATTEMPTS must be at least 1")
+        return v
+
+    @field_validator("ring_arm_s")
+    @classmethod
+    def _arm_not_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("CALLFLOW_RING_ARM_S must be 0 (off) or a number of seconds")
+        return v
+
+    @field_validator(
+        "worker_max_activities", "worker_max_workflow_tasks", "worker_max_cached_workflows"
+    )
+    @classmethod
+    def _worker_slots_positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("worker slot counts (CALLFLOW_WORKER_MAX_*) must be at least 1")
         return v
 
     def require_production_apns(self) -> None:

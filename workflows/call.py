@@ -15,7 +15,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities, AnalyzeInput, NotifyActivities
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         RecordsActivities,
         SaveRecordInput,
     )
-    from activities.ring import RingActivities, RingInput
+    from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
     from activities.rooms import RoomActivities, RoomRef
     from callflow.models import CallRecord, MemoryItem, Outcome, TranscriptTurn, Usage
     from callflow.ports import CallAnalysis, PostCallEvent
@@ -85,6 +86,15 @@ DURABLE_RETRY = RetryPolicy(
 )
 # The post-call phase survives an outage of up to this long before giving up on a step.
 DURABLE_WINDOW = timedelta(hours=1)
+# An armed ring heartbeats every few seconds while it waits; a worker that dies is noticed
+# after this long and the ring is retried elsewhere.
+ARMED_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# The ring itself (room, dispatch, push) must finish within this, after any armed wait.
+RING_TIMEOUT = timedelta(seconds=20)
+# A call prepared at least this long ahead lets its memory fetch queue and retry until then.
+MEMORY_PREP_MARGIN = timedelta(seconds=5)
+MEMORY_PREP_MAX = timedelta(seconds=30)
+MEMORY_PREP_TRY = timedelta(seconds=5)
 # How long to wait after the room closed for the agent's final report.
 AGENT_REPORT_GRACE = timedelta(seconds=10)
 CANCELLABLE_STAGES = frozenset(
@@ -232,8 +242,8 @@ class CallWorkflow:
         try:
             context = await self._load_context()
             memory = await self._fetch_memory(context)
-            await self._wait_until_due()
-            await self._ring_until_joined(context, memory)
+            ring_at = await self._wait_until_armed()
+            await self._ring_until_joined(context, memory, ring_at)
             ended_by = await self._await_room_finished()
             self._outcome = Outcome.COMPLETED
         except _CallEnded as ended:
@@ -265,13 +275,30 @@ class CallWorkflow:
         self._check_interrupts()
         budget = timedelta(milliseconds=self._input.timings.memory_budget_ms)
         query = " ".join(c.text for c in context.due_commitments) or "recent goals and progress"
+        due = self._due_time()
+        ahead = due - workflow.now() if due is not None else timedelta(0)
+        if ahead >= MEMORY_PREP_MARGIN:
+            # Prepared ahead, nobody waits: the 400 ms budget would only throw memory away
+            # when a burst of starts queues the fetches. Tries get longer and are retried, as
+            # long as the call is ready before it is due.
+            timeouts: dict[str, Any] = {
+                "start_to_close_timeout": max(budget, MEMORY_PREP_TRY),
+                "schedule_to_close_timeout": min(ahead - MEMORY_PREP_MARGIN, MEMORY_PREP_MAX),
+                "retry_policy": RetryPolicy(
+                    initial_interval=timedelta(milliseconds=200), maximum_attempts=3
+                ),
+            }
+        else:
+            # Ringing now: the budget is for the whole fetch, one try; the call goes on without.
+            timeouts = {
+                "schedule_to_close_timeout": budget,
+                "retry_policy": RetryPolicy(maximum_attempts=1),
+            }
         try:
             fetched = await workflow.execute_activity_method(
                 MemoryActivities.fetch_memory,
                 FetchMemoryInput(self._input.user_id, query),
-                # The budget is for the whole fetch: one try, no retry; the call goes on without.
-                schedule_to_close_timeout=budget,
-                retry_policy=RetryPolicy(maximum_attempts=1),
+                **timeouts,
             )
             return fetched.items
         except ActivityError as e:
@@ -279,16 +306,19 @@ class CallWorkflow:
             self._memory_degraded = True
             return []
 
-    async def _wait_until_due(self) -> None:
+    async def _wait_until_armed(self) -> datetime | None:
+        """Sleep until `ring_arm_s` before the due time; return the due time for an armed
+        ring, or None to ring at once."""
         due = self._due_time()
-        if due is None:
-            return
-        delay = (due - workflow.now()).total_seconds()
-        if delay <= 0:
-            return
+        if due is None or due <= workflow.now():
+            return None
         self._enter(STAGE_WAITING_DUE)
-        await self._wait(delay, lambda: False)
+        arm = timedelta(seconds=self._input.timings.ring_arm_s)
+        sleep_s = (due - arm - workflow.now()).total_seconds()
+        if sleep_s > 0:
+            await self._wait(sleep_s, lambda: self._cancel is not None)
         self._check_interrupts()
+        return due if arm > timedelta(0) and due > workflow.now() else None
 
     def _due_time(self) -> datetime | None:
         if self._input.scheduled_for:
@@ -298,7 +328,9 @@ class CallWorkflow:
             return scheduled + timedelta(seconds=self._input.ring_lead_s)
         return None
 
-    async def _ring_until_joined(self, context: CallContext, memory: list[MemoryItem]) -> None:
+    async def _ring_until_joined(
+        self, context: CallContext, memory: list[MemoryItem], ring_at: datetime | None
+    ) -> None:
         timings = self._input.timings
         user = context.user
         if not user.voip_token:
@@ -308,32 +340,28 @@ class CallWorkflow:
             self._check_interrupts()
             self._attempt = attempt
             self._room = room = room_name_for(self._call_id, attempt)
-            self._enter(STAGE_RINGING)
-            try:
-                ring = await workflow.execute_activity_method(
-                    RingActivities.ring,
-                    RingInput(
-                        call_id=self._call_id,
-                        attempt=attempt,
-                        room=room,
-                        user_id=user.user_id,
-                        display_name=user.display_name,
-                        device_token=user.voip_token,
-                        caller_name=self._input.caller_name,
-                        agent_name=self._input.agent_name,
-                        agent_metadata=metadata,
-                        token_ttl_s=self._input.phone_token_ttl_s,
-                        empty_timeout_s=int(timings.join_timeout_s) + 60,
-                    ),
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=QUICK_RETRY,
+            armed_for = ring_at if attempt == 1 else None
+            if armed_for is None:
+                self._enter(STAGE_RINGING)
+            ring = await self._ring(
+                RingInput(
+                    call_id=self._call_id,
+                    attempt=attempt,
+                    room=room,
+                    user_id=user.user_id,
+                    display_name=user.display_name,
+                    device_token=user.voip_token,
+                    caller_name=self._input.caller_name,
+                    agent_name=self._input.agent_name,
+                    agent_metadata=metadata,
+                    token_ttl_s=self._input.phone_token_ttl_s,
+                    empty_timeout_s=int(timings.join_timeout_s) + 60,
+                    ring_at=armed_for.isoformat() if armed_for else None,
                 )
-            except ActivityError as e:
-                if _error_type(e) == DEVICE_UNREACHABLE:
-                    raise _CallEnded(Outcome.UNREACHABLE, _reason(e)) from e
-                raise _CallEnded(Outcome.FAILED, _reason(e)) from e
-            if ring.push_sent:
-                self._pushes_sent += 1
+            )
+            if armed_for is not None:
+                # The armed ring began in the worker at the due time: mark it when it happened.
+                self._stages.append(StageMark(STAGE_RINGING, ring.rang_at))
             self._enter(STAGE_AWAITING_JOIN)
             await self._wait(timings.join_timeout_s, partial(self._answered_or_over, room))
             if room in self._joined_rooms:
@@ -346,6 +374,52 @@ class CallWorkflow:
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
         raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
+
+    async def _ring(self, input: RingInput) -> RingOutput:
+        """Run one ring activity; a cancel meanwhile withholds the push of an armed ring that
+        has not rung yet. Waits for the activity to end, so a push that went out is known.
+        (A decline can only answer a push: the join wait handles it.)"""
+        wait = timedelta(0)
+        if input.ring_at:
+            wait = max(timedelta(0), datetime.fromisoformat(input.ring_at) - workflow.now())
+        handle = workflow.start_activity_method(
+            RingActivities.ring,
+            input,
+            start_to_close_timeout=wait + RING_TIMEOUT,
+            heartbeat_timeout=ARMED_HEARTBEAT_TIMEOUT if input.ring_at else None,
+            retry_policy=QUICK_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
+        if not handle.done():
+            if input.ring_at:
+                await self._withhold_push(input)
+            handle.cancel()
+        try:
+            ring = await handle
+        except ActivityError as e:
+            if isinstance(e.cause, CancelledError):
+                self._check_interrupts()  # raises: the call was cancelled before it rang
+            if _error_type(e) == DEVICE_UNREACHABLE:
+                raise _CallEnded(Outcome.UNREACHABLE, _reason(e)) from e
+            raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+        if ring.push_sent:
+            self._pushes_sent += 1
+        if self._cancel is not None:
+            self._check_interrupts()  # raises: cancelled while ringing
+        return ring
+
+    async def _withhold_push(self, input: RingInput) -> None:
+        try:
+            await workflow.execute_activity_method(
+                RingActivities.withhold_push,
+                WithholdInput(input.call_id, input.attempt),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as e:
+            # The cancellation still reaches the ring with its next heartbeat.
+            workflow.logger.warning("could not withhold the armed push: %s", e)
 
     async def _await_room_finished(self) -> str:
         """Wait for LiveKit's room_finished; probe the room meanwhile; close it at the cap."""

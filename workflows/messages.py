@@ -56,6 +56,10 @@ class CallTimings:
     max_call_s: float = 900.0
     room_probe_interval_s: float = 30.0
     memory_budget_ms: int = 400
+    # A scheduled call starts its ring activity this long before the due time; the activity
+    # waits in the worker and rings on time, so the due second needs no server round trip.
+    # 0 turns arming off (a durable timer until the due time, then the ring).
+    ring_arm_s: float = 60.0
 
 
 @dataclass

@@ -32,7 +32,8 @@ class WorkerTuning:
     """Worker options that decide how fast the due minute drains (see peak.py's report)."""
 
     max_concurrent_workflow_tasks: int = 200
-    max_concurrent_activities: int = 400
+    # Every armed ring holds a slot until it is due: more slots than calls.
+    max_concurrent_activities: int = 2000
     # The SDK's default cache (1,000) would evict sleeping calls once more are waiting; an
     # evicted call replays its whole history when its timer fires, at the worst moment.
     max_cached_workflows: int = 2000

@@ -205,6 +205,12 @@ class PostgresRecords(PgStore):
             claimed = await self._pool.fetchval("select claim_push($1, $2)", call_id, attempt)
         return bool(claimed)
 
+    async def withhold_push(self, call_id: str, attempt: int) -> bool:
+        check_attempt(attempt)
+        with self._translate("withhold_push"):
+            withheld = await self._pool.fetchval("select withhold_push($1, $2)", call_id, attempt)
+        return bool(withheld)
+
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
         check_attempt(attempt)
         with self._translate("mark_push_sent"):

@@ -235,12 +235,18 @@ class SupabaseRecords:
     # --- push log
 
     async def claim_push(self, call_id: str, attempt: int) -> bool:
+        return await self._push_rpc("claim_push", call_id, attempt)
+
+    async def withhold_push(self, call_id: str, attempt: int) -> bool:
+        return await self._push_rpc("withhold_push", call_id, attempt)
+
+    async def _push_rpc(self, fn: str, call_id: str, attempt: int) -> bool:
         check_attempt(attempt)
         params = cast(dict[str, str], {"p_call_id": call_id, "p_attempt": attempt})
-        with translate_errors("claim_push"):
-            resp = await self._db.rpc("claim_push", params).execute()
+        with translate_errors(fn):
+            resp = await self._db.rpc(fn, params).execute()
         if not isinstance(resp.data, bool):
-            raise RecordsError(f"rpc claim_push answered {resp.data!r}, expected true or false")
+            raise RecordsError(f"rpc {fn} answered {resp.data!r}, expected true or false")
         return resp.data
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:

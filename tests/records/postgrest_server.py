@@ -7,7 +7,7 @@ It enforces what the hosted service requires of a client and answers in PostgRES
 - upserts are POST with `Prefer: resolution=merge-duplicates`, `on_conflict=<primary key>`, a JSON
   body (object or array; arrays name their keys in `columns`), only known columns;
 - constraint failures answer PostgREST error objects (code, message, details, hint);
-- POST /rest/v1/rpc/claim_push {p_call_id, p_attempt} -> JSON boolean.
+- POST /rest/v1/rpc/claim_push and /rpc/withhold_push {p_call_id, p_attempt} -> JSON boolean.
 Tables live in memory; `fail_next` queues injected failures (status, body).
 """
 
@@ -212,7 +212,7 @@ class PostgrestServer(LocalHttpService):
             return refusal
         fn = request.path_params["fn"]
         if (
-            fn != "claim_push"
+            fn not in ("claim_push", "withhold_push")
             or not isinstance(body, dict)
             or set(body) != {"p_call_id", "p_attempt"}
             or not isinstance(body["p_attempt"], int)
@@ -226,7 +226,10 @@ class PostgrestServer(LocalHttpService):
         row = self.rows["push_log"].setdefault(
             key, {**DEFAULTS["push_log"], "call_id": key[0], "attempt": key[1]}
         )
-        return JSONResponse(row["state"] != "sent")
+        # The same rules as migrations/0002_withheld_push.sql.
+        if fn == "withhold_push" and row["state"] != "sent":
+            row["state"] = "withheld"
+        return JSONResponse(row["state"] == ("claimed" if fn == "claim_push" else "withheld"))
 
 
 def _matches(value: Any, op: str, operand: str) -> bool:

@@ -176,6 +176,18 @@ async def test_claim_push_semantics(records: PostgresRecords) -> None:
         await records.claim_push(call_id, 0)
 
 
+async def test_a_withheld_push_can_never_be_claimed(records: PostgresRecords) -> None:
+    call_id = uid("call")
+    assert await records.withhold_push(call_id, 1) is True  # before any claim
+    assert await records.claim_push(call_id, 1) is False
+    assert await records.claim_push(call_id, 2) is True
+    assert await records.withhold_push(call_id, 2) is True  # claimed, not sent: still withheld
+    assert await records.claim_push(call_id, 2) is False
+    assert await records.claim_push(call_id, 3) is True
+    await records.mark_push_sent(call_id, 3, "apns-3")
+    assert await records.withhold_push(call_id, 3) is False  # too late: it was sent
+
+
 async def test_concurrent_claims_never_claim_a_sent_push(records: PostgresRecords) -> None:
     call_id = uid("call")
     await records.mark_push_sent(call_id, 1, "apns-x")

@@ -108,6 +108,17 @@ async def test_claim_push_uses_the_rpc(
     assert await supabase_records.claim_push(call_id, 2) is True
 
 
+async def test_withhold_push_uses_the_rpc(
+    supabase_records: SupabaseRecords, postgrest: PostgrestServer
+) -> None:
+    call_id = uid("call")
+    assert await supabase_records.withhold_push(call_id, 1) is True
+    rpc = postgrest.seen[-1]
+    assert (rpc.method, rpc.path) == ("POST", "/rest/v1/rpc/withhold_push")
+    assert rpc.body == {"p_call_id": call_id, "p_attempt": 1}
+    assert await supabase_records.claim_push(call_id, 1) is False
+
+
 async def test_wrong_key_is_an_auth_error(postgrest: PostgrestServer) -> None:
     store = await SupabaseRecords.connect(postgrest.url, "not-the-key")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import uuid
 from datetime import timedelta
@@ -59,3 +60,6 @@ async def main(address: str) -> None:
 if __name__ == "__main__":
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     asyncio.run(main(sys.argv[1]))
+    logging.shutdown()
+    # Skip interpreter teardown: the SDK's threads can abort it under load (FACTS.md, Temporal).
+    os._exit(0)

@@ -70,7 +70,15 @@ class MemoryRecords:
         return self.calls.get(call_id)
 
     async def claim_push(self, call_id: str, attempt: int) -> bool:
-        return self.pushes.get((call_id, attempt)) != "sent"
+        if self.pushes.get((call_id, attempt)) in ("sent", "withheld"):
+            return False
+        self.pushes[(call_id, attempt)] = "claimed"
+        return True
+
+    async def withhold_push(self, call_id: str, attempt: int) -> bool:
+        if self.pushes.get((call_id, attempt)) != "sent":
+            self.pushes[(call_id, attempt)] = "withheld"
+        return self.pushes[(call_id, attempt)] == "withheld"
 
     async def mark_push_sent(self, call_id: str, attempt: int, apns_id: str) -> None:
         self.pushes[(call_id, attempt)] = "sent"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -48,6 +49,7 @@ TIMINGS = CallTimings(
     max_call_s=900,
     room_probe_interval_s=30,
     memory_budget_ms=400,
+    ring_arm_s=1.0,  # an armed ring waits in real time, even on the time-skipping server
 )
 
 
@@ -262,6 +264,14 @@ async def test_slow_memory_beyond_the_budget_degrades(h: Harness) -> None:
     assert result.outcome == "completed" and result.memory_degraded
 
 
+async def test_a_call_prepared_ahead_waits_for_slow_memory(h: Harness) -> None:
+    # Nobody waits on a call that is not due yet: its fetch may take longer than the budget.
+    h.memory.search_delay_s = 1.0
+    due = await h.env.get_current_time() + timedelta(hours=1)
+    result, _ = await h.run(["answer"], scheduled_for=due.isoformat())
+    assert result.outcome == "completed" and not result.memory_degraded
+
+
 async def test_missing_room_finished_is_ended_by_the_room_probe(h: Harness) -> None:
     probes = 0
 
@@ -336,6 +346,79 @@ async def test_scheduled_call_prepares_then_sleeps_until_due(h: Harness) -> None
     assert "waiting_due" in stages
     assert stages["fetching_memory"] < stages["waiting_due"] < stages["ringing"]
     assert stages["ringing"] >= due - timedelta(seconds=1)
+
+
+async def test_an_armed_ring_is_started_ahead_and_needs_no_timer_at_the_due_time(
+    h: Harness,
+) -> None:
+    due = await h.env.get_current_time() + timedelta(hours=2)
+    handles: list[WorkflowHandle[CallWorkflow, CallResult]] = []
+
+    async def keep(handle: WorkflowHandle[CallWorkflow, CallResult]) -> None:
+        handles.append(handle)
+
+    result, _ = await h.run(["answer"], scheduled_for=due.isoformat(), during=keep)
+
+    events = list((await handles[0].fetch_history()).events)
+    ring = next(
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "ring"
+    )
+    done = next(
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+        and e.activity_task_completed_event_attributes.scheduled_event_id == ring.event_id
+    )
+    assert ring.event_time.ToDatetime(tzinfo=UTC) < due  # armed ahead of the due time
+    # Until the push (the phone's join signal is its echo) the history has no new event: the
+    # due second needed no timer and no workflow task.
+    answered = next(
+        e.event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and e.event_id > ring.event_id
+    )
+    assert answered < done.event_id
+    between = [e.event_type for e in events if ring.event_id < e.event_id < answered]
+    assert EventType.EVENT_TYPE_TIMER_FIRED not in between
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED not in between
+    rang = {m.stage: datetime.fromisoformat(m.at) for m in result.stages}["ringing"]
+    assert rang >= due - timedelta(milliseconds=100)
+    assert result.outcome == "completed" and result.pushes_sent == 1
+
+
+async def test_cancel_while_armed_withholds_the_push(h: Harness) -> None:
+    # Due within the arming window: the ring is armed as soon as the call is prepared (time is
+    # not skipped while the test waits for that, so the due time is seconds away).
+    due = await h.env.get_current_time() + timedelta(seconds=6)
+
+    async def cancel_once_armed(handle: WorkflowHandle[CallWorkflow, CallResult]) -> None:
+        while True:
+            pending = (await handle.describe()).raw_description.pending_activities
+            if any(a.activity_type.name == "ring" for a in pending):
+                break
+            await asyncio.sleep(0.05)
+        await handle.execute_update(CallWorkflow.cancel, CancelRequest("user paused calls"))
+
+    result, status = await h.run(
+        ["answer"],
+        timings=replace(TIMINGS, ring_arm_s=10.0),
+        scheduled_for=due.isoformat(),
+        during=cancel_once_armed,
+    )
+
+    assert result.outcome == "cancelled"
+    assert "user paused calls" in (result.failure_reason or "")
+    assert h.phone is not None and h.phone.pushes == []  # the phone never rang
+    assert result.pushes_sent == 0
+    assert h.records.pushes[(result.call_id, 1)] == "withheld"
+    room = f"callflow-{result.call_id}-a1"
+    assert room in h.rooms.created and room in h.rooms.deleted  # the armed room is closed
+    assert h.records.calls[result.call_id].outcome == "cancelled"
+    assert status.stage == "done"
 
 
 async def test_cancel_from_temporal_still_closes_records_and_notifies(h: Harness) -> None:
