@@ -250,9 +250,7 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
     ]
     completed = {r.call_id for r in records if r.outcome == Outcome.COMPLETED}
     answered_and_recorded = completed & set(first_push)
-    history = await history_profile(
-        stack.client, call_ids[0], due, first_push.get(call_ids[0])
-    )
+    history = await history_profile(stack.client, call_ids[0], due, first_push.get(call_ids[0]))
 
     figures: dict[str, Any] = {
         "bench": "peak",
