@@ -66,7 +66,8 @@ class WithholdOutput:
     withheld: bool  # False: the ring had already claimed the push and is sending it
 
 
-# An armed ring heartbeats this often while it waits; the workflow sets the heartbeat timeout.
+# An armed ring heartbeats this often while it waits (more often if the workflow's heartbeat
+# timeout is short).
 ARMED_HEARTBEAT_S = 5.0
 # Rings in progress at once per worker process: at the peak every armed ring wakes in the same
 # second, and a bounded number in flight lets pushes leave in order instead of all at the end.
@@ -187,6 +188,10 @@ async def _wait_heartbeating(until: float) -> None:
     """Sleep until the loop time `until`, heartbeating so a dead worker is noticed and a
     cancellation reaches this activity."""
     loop = asyncio.get_running_loop()
+    every = ARMED_HEARTBEAT_S
+    timeout = activity.info().heartbeat_timeout
+    if timeout:
+        every = min(every, timeout.total_seconds() / 3)
     while (left := until - loop.time()) > 0:
         activity.heartbeat()
-        await asyncio.sleep(min(left, ARMED_HEARTBEAT_S))
+        await asyncio.sleep(min(left, every))

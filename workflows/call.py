@@ -86,9 +86,6 @@ DURABLE_RETRY = RetryPolicy(
 )
 # The post-call phase survives an outage of up to this long before giving up on a step.
 DURABLE_WINDOW = timedelta(hours=1)
-# An armed ring heartbeats every few seconds while it waits; a worker that dies is noticed
-# after this long and the ring is retried elsewhere.
-ARMED_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # The ring itself (room, dispatch, push) must finish within this, after any armed wait.
 RING_TIMEOUT = timedelta(seconds=20)
 # A call prepared at least this long ahead lets its memory fetch queue and retry until then.
@@ -386,7 +383,11 @@ class CallWorkflow:
             RingActivities.ring,
             input,
             start_to_close_timeout=wait + RING_TIMEOUT,
-            heartbeat_timeout=ARMED_HEARTBEAT_TIMEOUT if input.ring_at else None,
+            heartbeat_timeout=(
+                timedelta(seconds=self._input.timings.ring_heartbeat_timeout_s)
+                if input.ring_at
+                else None
+            ),
             retry_policy=QUICK_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )

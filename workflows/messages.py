@@ -60,6 +60,9 @@ class CallTimings:
     # waits in the worker and rings on time, so the due second needs no server round trip.
     # 0 turns arming off (a durable timer until the due time, then the ring).
     ring_arm_s: float = 60.0
+    # An armed ring heartbeats every few seconds; a worker that dies holding it is noticed after
+    # this long and the ring is retried on another worker.
+    ring_heartbeat_timeout_s: float = 30.0
 
 
 @dataclass

@@ -97,6 +97,7 @@ class BenchStack:
     memory: PostgresMemory
     client: Client
     worker: WorkerProcess
+    worker_spec: WorkerSpec
     task_queue: str = BENCH_TASK_QUEUE
 
     def cpu_meter(self) -> CpuMeter:
@@ -238,4 +239,5 @@ async def bench_stack(
             memory=memory,
             client=client,
             worker=worker,
+            worker_spec=spec,
         )

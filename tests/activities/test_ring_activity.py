@@ -8,6 +8,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE, ROOM_REJECTED
-from activities.ring import RingActivities, RingInput, WithholdInput, apns_id_for
+from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput, apns_id_for
 from callflow.phone.apns_endpoint import LocalApns
 from callflow.push.apns import ApnsPushSender
 from callflow.push.errors import PushRetryable
@@ -235,10 +236,31 @@ async def test_livekit_refusing_the_keys_is_a_non_retryable_room_rejected(
     assert got == []  # no push for a room that does not exist
 
 
-def armed_env(env: ActivityEnvironment) -> ActivityEnvironment:
-    """The activity environment with this attempt starting now (the server's clock)."""
+@dataclass
+class Armed:
+    """An armed ring running in the activity environment, for a fresh phone."""
+
+    token: str
+    got: list[dict[str, Any]]
+    due: datetime
+    given: RingInput
+    running: asyncio.Task[RingOutput]
+
+
+def arm(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    apns: LocalApns,
+    call_id: str,
+    due_in_s: float,
+) -> Armed:
+    token, got = a_device(apns)
+    due = datetime.now(UTC) + timedelta(seconds=due_in_s)
+    given = dataclasses.replace(ring_input(call_id, token), ring_at=due.isoformat())
+    # This attempt starts now on the "server's" clock, which the armed wait is measured on.
     env.info = dataclasses.replace(env.info, started_time=datetime.now(UTC))
-    return env
+    running = asyncio.create_task(env.run(ring_activities.ring, given))
+    return Armed(token, got, due, given, running)
 
 
 async def test_an_armed_ring_prepares_the_room_then_pushes_at_the_due_time(
@@ -249,23 +271,20 @@ async def test_an_armed_ring_prepares_the_room_then_pushes_at_the_due_time(
     pool: asyncpg.Pool,
     call_id: str,
 ) -> None:
-    token, got = a_device(apns)
-    due = datetime.now(UTC) + timedelta(seconds=1.5)
-    given = dataclasses.replace(ring_input(call_id, token), ring_at=due.isoformat())
-
-    running = asyncio.create_task(armed_env(env).run(ring_activities.ring, given))
+    armed = arm(env, ring_activities, apns, call_id, due_in_s=1.5)
+    room = armed.given.room
     await asyncio.sleep(0.8)
     # Armed: the room is ready, the agent not yet dispatched, the phone not yet rung.
-    assert (await rooms.probe_room(given.room)).exists
-    assert await ours(rooms, given.room) == [] and got == []
-    out = await running
+    assert (await rooms.probe_room(room)).exists
+    assert await ours(rooms, room) == [] and armed.got == []
+    out = await armed.running
     await apns.drain_deliveries()
 
-    assert out.push_sent and len(got) == 1
-    [received] = [p for p in apns.received if p.device_token == token.lower()]
-    assert received.received_at_wall >= due.timestamp()
-    assert datetime.fromisoformat(out.rang_at) >= due - timedelta(milliseconds=50)
-    assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
+    assert out.push_sent and len(armed.got) == 1
+    [received] = [p for p in apns.received if p.device_token == armed.token.lower()]
+    assert received.received_at_wall >= armed.due.timestamp()
+    assert datetime.fromisoformat(out.rang_at) >= armed.due - timedelta(milliseconds=50)
+    assert [d.metadata for d in await ours(rooms, room)] == [armed.given.agent_metadata]
     assert await push_state(pool, call_id, 1) == ("sent", out.apns_id)
 
 
@@ -276,17 +295,13 @@ async def test_a_withheld_armed_ring_never_pushes(
     pool: asyncpg.Pool,
     call_id: str,
 ) -> None:
-    token, got = a_device(apns)
-    due = datetime.now(UTC) + timedelta(seconds=1)
-    given = dataclasses.replace(ring_input(call_id, token), ring_at=due.isoformat())
-
-    running = asyncio.create_task(armed_env(env).run(ring_activities.ring, given))
+    armed = arm(env, ring_activities, apns, call_id, due_in_s=1.0)
     await asyncio.sleep(0.3)
     held = await env.run(ring_activities.withhold_push, WithholdInput(call_id, 1))
-    out = await running
+    out = await armed.running
     await apns.drain_deliveries()
 
     assert held.withheld
     assert not out.push_sent and out.duplicate_suppressed
-    assert got == [] and pushes_to(apns, token) == 0
+    assert armed.got == [] and pushes_to(apns, armed.token) == 0
     assert await push_state(pool, call_id, 1) == ("withheld", None)
