@@ -86,6 +86,8 @@ DURABLE_RETRY = RetryPolicy(
 )
 # The post-call phase survives an outage of up to this long before giving up on a step.
 DURABLE_WINDOW = timedelta(hours=1)
+# Calls already sleeping when armed rings were deployed replay their old path: timer, then ring.
+ARMED_RING_PATCH = "armed-ring"
 # The ring itself (room, dispatch, push) must finish within this, after any armed wait.
 RING_TIMEOUT = timedelta(seconds=20)
 # A call prepared at least this long ahead lets its memory fetch queue and retry until then.
@@ -311,6 +313,8 @@ class CallWorkflow:
             return None
         self._enter(STAGE_WAITING_DUE)
         arm = timedelta(seconds=self._input.timings.ring_arm_s)
+        if not workflow.patched(ARMED_RING_PATCH):
+            arm = timedelta(0)  # a call that began sleeping before armed rings existed
         sleep_s = (due - arm - workflow.now()).total_seconds()
         if sleep_s > 0:
             await self._wait(sleep_s, lambda: self._cancel is not None)
