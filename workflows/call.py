@@ -225,6 +225,7 @@ class CallWorkflow:
             memory_degraded=self._memory_degraded,
             transcript_turns=len(self._turns),
             failure_reason=self._failure_reason,
+            due_at=due.isoformat() if (due := self._due_time()) else None,
         )
 
     def _is_phone(self, event: ParticipantEvent) -> bool:

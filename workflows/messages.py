@@ -206,3 +206,4 @@ class CallStatus:
     memory_degraded: bool
     transcript_turns: int
     failure_reason: str | None = None
+    due_at: str | None = None  # ISO-8601 UTC when the call rings (scheduled calls)

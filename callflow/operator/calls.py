@@ -22,7 +22,13 @@ from callflow.operator.queries import (
     CALL_USER_ID,
     stuck_candidates_query,
 )
-from workflows.messages import FINAL_STAGES, WORKFLOW_ID_PREFIX, CallStatus, workflow_id_for
+from workflows.messages import (
+    FINAL_STAGES,
+    STAGE_WAITING_DUE,
+    WORKFLOW_ID_PREFIX,
+    CallStatus,
+    workflow_id_for,
+)
 
 STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -126,6 +132,9 @@ async def stuck_calls(
             if status.stage in FINAL_STAGES:
                 continue
             since, known = _parse_iso(status.stages[-1].at), True
+            if status.stage == STAGE_WAITING_DUE and status.due_at:
+                # Waiting for its due time is its job: it is late only once the due time passed.
+                since = max(since, _parse_iso(status.due_at))
         else:
             since, known = row.started_at or cutoff, False
         if since < cutoff:

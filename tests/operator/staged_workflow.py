@@ -17,6 +17,7 @@ class StagedCall:
     call_id: str
     user_id: str
     stage: str
+    due_at: str | None = None
 
 
 @workflow.defn(name="CallWorkflow")
@@ -64,4 +65,5 @@ class StagedCallWorkflow:
             phone_joined=False,
             memory_degraded=False,
             transcript_turns=0,
+            due_at=self._call.due_at,
         )

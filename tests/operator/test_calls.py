@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -21,11 +21,18 @@ from tests.operator.staged_workflow import StagedCall
 from workflows.messages import workflow_id_for
 
 
-async def _start(client: Client, user_id: str, stage: str) -> WorkflowHandle:
+async def _start(
+    client: Client, user_id: str, stage: str, due_at: datetime | None = None
+) -> WorkflowHandle:
     call_id = f"op-{uuid.uuid4().hex[:8]}"
     return await client.start_workflow(
         "CallWorkflow",
-        StagedCall(call_id=call_id, user_id=user_id, stage=stage),
+        StagedCall(
+            call_id=call_id,
+            user_id=user_id,
+            stage=stage,
+            due_at=due_at.isoformat() if due_at else None,
+        ),
         id=workflow_id_for(call_id),
         task_queue=TASK_QUEUE,
     )
@@ -65,13 +72,23 @@ async def test_list_status_and_stuck(
     waiting = await _start(client, user, "awaiting_join")
     moving = await _start(client, user, "pushing")
     finished = await _start(client, user, "in_call")
+    # Sleeping until it is due in an hour: however long it has waited, it is not stuck.
+    sleeping = await _start(client, user, "waiting_due", datetime.now(UTC) + timedelta(hours=1))
+    # Was due a while ago and still waits: stuck.
+    overdue = await _start(client, user, "waiting_due", datetime.now(UTC) - timedelta(minutes=9))
     await finished.signal("finish")
     assert await finished.result() == "completed"
 
     async def all_visible() -> bool:
         rows = await list_calls(client, calls_query(user_id=user))
         stages = {r.workflow_id: r.stage for r in rows}
-        return stages == {waiting.id: "awaiting_join", moving.id: "pushing", finished.id: "done"}
+        return stages == {
+            waiting.id: "awaiting_join",
+            moving.id: "pushing",
+            finished.id: "done",
+            sleeping.id: "waiting_due",
+            overdue.id: "waiting_due",
+        }
 
     await _eventually(all_visible, "the three calls with their stages")
 
@@ -81,7 +98,7 @@ async def test_list_status_and_stuck(
     done = await list_calls(client, calls_query(user_id=user, outcome="completed"))
     assert [(r.workflow_id, r.status) for r in done] == [(finished.id, "COMPLETED")]
     running = await list_calls(client, calls_query(user_id=user, running_only=True))
-    assert {r.workflow_id for r in running} == {waiting.id, moving.id}
+    assert {r.workflow_id for r in running} == {waiting.id, moving.id, sleeping.id, overdue.id}
 
     out = await _cli("list", "--user", user, "--stage", "awaiting_join")
     assert out.exit_code == 0, out.output
@@ -106,15 +123,15 @@ async def test_list_status_and_stuck(
 
     await _eventually(advanced, "the advanced stage")
     stuck = [s for s in await stuck_calls(client, timedelta(seconds=2)) if s.row.user_id == user]
-    assert [s.row.workflow_id for s in stuck] == [waiting.id]
+    assert [s.row.workflow_id for s in stuck] == [waiting.id, overdue.id]  # oldest first
     assert stuck[0].stage_age_known and stuck[0].age >= timedelta(seconds=2)
-    assert stuck[0].row.stage == "awaiting_join"
+    assert stuck[0].row.stage == "awaiting_join" and stuck[1].row.stage == "waiting_due"
 
     out = await _cli("stuck", "--older-than", "2s")
     assert out.exit_code == 0, out.output
     assert link in out.output and moving.id not in out.output and finished.id not in out.output
 
-    for handle in (waiting, moving):
+    for handle in (waiting, moving, sleeping, overdue):
         await handle.signal("finish")
 
 
