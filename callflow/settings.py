@@ -222,6 +222,16 @@ class Settings(BaseSettings):
         }
 
 
+def settings_env_names() -> dict[str, str]:
+    """Environment variable name -> Settings field name (alias, else prefix + field name)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    names = {}
+    for field_name, info in Settings.model_fields.items():
+        alias = info.validation_alias or info.alias
+        names[alias if isinstance(alias, str) else f"{prefix}{field_name}".upper()] = field_name
+    return names
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

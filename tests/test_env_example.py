@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from callflow.settings import Settings
+from callflow.settings import Settings, settings_env_names
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-
-
-def settings_env_names() -> dict[str, str]:
-    """Environment variable name -> Settings field name (alias, else prefix + field name)."""
-    prefix = Settings.model_config.get("env_prefix", "")
-    names = {}
-    for field_name, info in Settings.model_fields.items():
-        alias = info.validation_alias or info.alias
-        names[alias if isinstance(alias, str) else f"{prefix}{field_name}".upper()] = field_name
-    return names
 
 
 def example_assignments() -> list[tuple[str, str]]:

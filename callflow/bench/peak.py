@@ -29,9 +29,9 @@ from callflow.bench.errors import BenchInputError, BenchTimeout
 from callflow.bench.phones import PhoneBehaviour, SimulatedPhones, voip_token_for
 from callflow.bench.stack import PERSISTENCE_NAMES, BenchStack, Persistence, bench_stack
 from callflow.bench.stats import summary_ms
-from callflow.bench.worker_process import WorkerTuning
 from callflow.models import Commitment, Outcome, User
 from callflow.phone.apns_endpoint import ReceivedPush
+from callflow.settings import Settings
 from workflows.call import CallWorkflow
 from workflows.messages import CallInput, CallTimings, workflow_id_for
 
@@ -59,7 +59,6 @@ class PeakOptions:
     lead_s: float | None = None
     start_concurrency: int = 100  # workflow starts in flight at once on the one client
     phone: PhoneBehaviour = field(default_factory=PhoneBehaviour)
-    tuning: WorkerTuning = field(default_factory=WorkerTuning)
     finish_timeout_s: float = 300.0
 
     def validate(self) -> None:
@@ -279,10 +278,18 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
         "history_events_per_call": history,
         "phone": asdict(options.phone),
         "phone_signal_failures": phones.signal_failures,
-        "worker": {"process": "subprocess", **asdict(options.tuning)},
+        "worker": {"process": "subprocess", **worker_slots()},
     }
     figures["targets_met"] = meets_targets(figures)
     return figures
+
+
+def worker_slots() -> dict[str, Any]:
+    """The worker's slot settings: the production defaults (the bench worker's environment
+    holds no callflow variables)."""
+    fields = Settings.model_fields
+    names = ("worker_max_activities", "worker_max_workflow_tasks", "worker_max_cached_workflows")
+    return {name: fields[name].default for name in names}
 
 
 def meets_targets(figures: dict[str, Any]) -> bool:
@@ -300,7 +307,7 @@ def meets_targets(figures: dict[str, Any]) -> bool:
 async def run_peak_async(options: PeakOptions) -> dict[str, Any]:
     """Start the stack, run the peak once, stop everything; return the figures."""
     options.validate()
-    async with bench_stack(persistence=options.persistence, tuning=options.tuning) as stack:
+    async with bench_stack(persistence=options.persistence) as stack:
         return await measure(stack, options)
 
 
@@ -311,7 +318,6 @@ def run_peak(
     lead_s: float | None = None,
     answer_after_s: float = 0.0,
     hang_up_after_s: float = 0.0,
-    tuning: WorkerTuning | None = None,
 ) -> dict[str, Any]:
     """`run_peak_async` for synchronous callers (the CLI)."""
     options = PeakOptions(
@@ -319,7 +325,6 @@ def run_peak(
         persistence=persistence,
         lead_s=lead_s,
         phone=PhoneBehaviour(answer_after_s, hang_up_after_s),
-        tuning=tuning or WorkerTuning(),
     )
     return asyncio.run(run_peak_async(options))
 

@@ -24,10 +24,10 @@ from temporalio.client import Client
 
 from callflow.bench.cpu import CpuMeter
 from callflow.bench.errors import BenchSetupError
-from callflow.bench.worker_process import WorkerSpec, WorkerTuning
 from callflow.memory.postgres import PostgresMemory
 from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.records.postgres import PostgresRecords
+from callflow.settings import Settings, settings_env_names
 from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
 from callflow.stack.temporal import DevServer, start_dev_server, venv_bin
@@ -97,7 +97,7 @@ class BenchStack:
     memory: PostgresMemory
     client: Client
     worker: WorkerProcess
-    worker_spec: WorkerSpec
+    worker_settings: dict[str, Any]  # Settings fields the worker process runs with
     task_queue: str = BENCH_TASK_QUEUE
 
     def cpu_meter(self) -> CpuMeter:
@@ -147,7 +147,17 @@ def temporal_version() -> str:
     return result.stdout.strip().removeprefix("temporal version ") or "unknown version"
 
 
-async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProcess:
+def _worker_env() -> dict[str, str]:
+    # The worker reads only the settings the bench gives it: a developer's DATABASE_URL or
+    # SUPABASE_URL in this shell must not point the bench's worker at their services.
+    ours = settings_env_names()
+    env = {k: v for k, v in os.environ.items() if k not in ours}
+    return {**env, "PYTHONPATH": _pythonpath()}
+
+
+async def start_worker_process(worker_settings: dict[str, Any], log_path: Path) -> WorkerProcess:
+    """Start the production worker with these Settings fields in its own process."""
+    Settings(_env_file=None, **worker_settings)  # type: ignore[call-arg]  # fail here, not there
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -157,11 +167,11 @@ async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProces
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
             cwd=_REPO_ROOT,
-            env={**os.environ, "PYTHONPATH": _pythonpath()},
+            env=_worker_env(),
         )
     worker = WorkerProcess(process, log_path)
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(spec.to_json().encode() + b"\n")
+    process.stdin.write(json.dumps(worker_settings).encode() + b"\n")
     await process.stdin.drain()
     try:
         line = await asyncio.wait_for(process.stdout.readline(), _WORKER_READY_TIMEOUT_S)
@@ -178,9 +188,7 @@ async def start_worker_process(spec: WorkerSpec, log_path: Path) -> WorkerProces
 
 
 @asynccontextmanager
-async def bench_stack(
-    *, persistence: Persistence = "memory", tuning: WorkerTuning | None = None
-) -> AsyncIterator[BenchStack]:
+async def bench_stack(*, persistence: Persistence = "memory") -> AsyncIterator[BenchStack]:
     """Start every part on loopback; stop them all (and delete their state) on exit."""
     if persistence not in PERSISTENCE_NAMES:
         raise BenchSetupError(
@@ -212,20 +220,20 @@ async def bench_stack(
         memory = await PostgresMemory.connect(postgres.dsn, max_size=10)
         stack.push_async_callback(memory.close)
         client = await Client.connect(temporal.address, runtime=sdk_runtime())
-        spec = WorkerSpec(
-            temporal_address=temporal.address,
-            namespace=client.namespace,
-            task_queue=BENCH_TASK_QUEUE,
-            database_dsn=postgres.dsn,
-            livekit_url=livekit.url,
-            livekit_api_key=livekit.api_key,
-            livekit_api_secret=livekit.api_secret,
-            apns_state_dir=str(state_dir),
-            apns_host=apns.host,
-            apns_port=apns.port,
-            tuning=tuning or WorkerTuning(),
-        )
-        worker = await start_worker_process(spec, state_dir / "worker.log")
+        # Production defaults except what points at this stack (and no post-call webhook).
+        worker_settings: dict[str, Any] = {
+            "temporal_address": temporal.address,
+            "temporal_namespace": client.namespace,
+            "task_queue": BENCH_TASK_QUEUE,
+            "database_url": postgres.dsn,
+            "livekit_url": livekit.url,
+            "livekit_api_key": livekit.api_key,
+            "livekit_api_secret": livekit.api_secret,
+            "state_dir": str(state_dir),
+            "local_apns_host": apns.host,
+            "local_apns_port": apns.port,
+        }
+        worker = await start_worker_process(worker_settings, state_dir / "worker.log")
         stack.push_async_callback(worker.stop)
         yield BenchStack(
             state_dir=state_dir,
@@ -239,5 +247,5 @@ async def bench_stack(
             memory=memory,
             client=client,
             worker=worker,
-            worker_spec=spec,
+            worker_settings=worker_settings,
         )

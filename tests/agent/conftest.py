@@ -16,22 +16,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
-from temporalio.testing import WorkflowEnvironment
 
 from callflow.phone.simulator import ConnectedCall, PhoneSimulator
 from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.temporal import venv_bin
 
 API_KEY = "devkey"
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_bin("temporal-test-server"))
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -87,9 +87,9 @@ class SignalSink:
 
 
 async def test_temporal_signals_reach_the_workflow_and_resends_dedupe(
-    temporal_env: WorkflowEnvironment,
+    time_env: WorkflowEnvironment,
 ) -> None:
-    client: Client = temporal_env.client
+    client: Client = time_env.client
     async with Worker(client, task_queue="agent-signals", workflows=[SignalSink]):
         wf_id = f"call-{uuid.uuid4().hex[:8]}"
         handle = await client.start_workflow(
@@ -113,9 +113,9 @@ async def test_temporal_signals_reach_the_workflow_and_resends_dedupe(
 
 
 async def test_temporal_signal_to_a_missing_workflow_is_given_up_not_retried_forever(
-    temporal_env: WorkflowEnvironment,
+    time_env: WorkflowEnvironment,
 ) -> None:
-    signals = TemporalWorkflowSignals("call-does-not-exist", client=temporal_env.client)
+    signals = TemporalWorkflowSignals("call-does-not-exist", client=time_env.client)
     signals.transcript_turn(turn(0))
     assert await signals.drain(10)
     assert len(signals.failed) == 1

@@ -44,9 +44,9 @@ async def wait_for_registration(
 
 
 async def test_worker_subprocess_takes_a_dispatched_call(
-    livekit_server: LocalLiveKit, temporal_env: WorkflowEnvironment, tmp_path: Path
+    livekit_server: LocalLiveKit, time_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    client = temporal_env.client
+    client = time_env.client
     settings = Settings(
         LIVEKIT_URL=livekit_server.url,
         LIVEKIT_API_KEY=livekit_server.api_key,
@@ -123,7 +123,7 @@ async def test_worker_subprocess_takes_a_dispatched_call(
             assert heard["first_voice_at"] > began
 
             # Real time: the signals come from another process, not from workflow timers.
-            with temporal_env.auto_time_skipping_disabled():
+            with time_env.auto_time_skipping_disabled():
                 seen = await asyncio.wait_for(handle.result(), 30)
             assert seen[0] == f"{room}:agent_ready"
             assert f"{room}:turn:0" in seen  # the greeting

@@ -62,7 +62,7 @@ async def test_a_worker_killed_while_armed_rings_once_from_another_worker() -> N
         await asyncio.wait_for(armed(), timeout=8)
         os.kill(stack.worker.pid, signal.SIGKILL)
         await stack.worker.process.wait()
-        second = await start_worker_process(stack.worker_spec, stack.state_dir / "worker-2.log")
+        second = await start_worker_process(stack.worker_settings, stack.state_dir / "worker-2.log")
         try:
             result = await asyncio.wait_for(handle.result(), timeout=60)
         finally:
