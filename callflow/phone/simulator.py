@@ -67,6 +67,8 @@ class CallLog:
     left_because: str | None = None  # stay_elapsed | agent_left | room_closed | hook_done | ...
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # Set once `connect` returned: livekit may report the join (webhook, room probe) earlier.
+    answered: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def join_latency_s(self) -> float | None:
@@ -190,6 +192,15 @@ class PhoneSimulator:
 
     async def wait_for(self, call_id: str, timeout_s: float = 30.0) -> CallLog:
         """Wait until the phone has settled the call (left the room, declined, ignored...)."""
+        return await self._wait_for_event(call_id, lambda call: call.done, timeout_s)
+
+    async def wait_answered(self, call_id: str, timeout_s: float = 30.0) -> CallLog:
+        """Wait until the phone is in the call's room (its `connect` returned)."""
+        return await self._wait_for_event(call_id, lambda call: call.answered, timeout_s)
+
+    async def _wait_for_event(
+        self, call_id: str, event_of: Callable[[CallLog], asyncio.Event], timeout_s: float
+    ) -> CallLog:
         deadline = time.monotonic() + timeout_s
         while call_id not in self.calls:
             if time.monotonic() > deadline:
@@ -197,7 +208,7 @@ class PhoneSimulator:
             await asyncio.sleep(0.02)
         call = self.calls[call_id]
         remaining = max(0.0, deadline - time.monotonic())
-        await asyncio.wait_for(call.done.wait(), remaining)
+        await asyncio.wait_for(event_of(call).wait(), remaining)
         return call
 
     async def close(self) -> None:
@@ -275,6 +286,7 @@ class PhoneSimulator:
             call.joined_at = time.time()
             call.outcome = Outcome.ANSWERED
             call.identity = room.local_participant.identity
+            call.answered.set()
             for p in room.remote_participants.values():
                 on_participant_connected(p)
             for method, handler in self.rpc_handlers.items():

@@ -80,7 +80,7 @@ async def test_phone_joins_and_leaves_when_the_room_is_deleted(
     )
     assert joined.participant.kind == api.ParticipantInfo.Kind.STANDARD
 
-    call = phone.calls["call-join"]
+    call = await phone.wait_answered("call-join", timeout_s=5)
     assert call.outcome is Outcome.ANSWERED and call.identity == "user-join"
     assert call.join_latency_s is not None and call.join_latency_s < 5
     print(f"push -> joined: {call.join_latency_s * 1000:.0f} ms")
