@@ -67,7 +67,8 @@ class CallLog:
     left_because: str | None = None  # stay_elapsed | agent_left | room_closed | hook_done | ...
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    # Set once `connect` returned: livekit may report the join (webhook, room probe) earlier.
+    # Set once connected with RPC methods registered; livekit reports the join
+    # (webhook, room probe) before `connect` returns here.
     answered: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -195,7 +196,7 @@ class PhoneSimulator:
         return await self._wait_for_event(call_id, lambda call: call.done, timeout_s)
 
     async def wait_answered(self, call_id: str, timeout_s: float = 30.0) -> CallLog:
-        """Wait until the phone is in the call's room (its `connect` returned)."""
+        """Wait until the phone is in the call's room and answers RPCs."""
         return await self._wait_for_event(call_id, lambda call: call.answered, timeout_s)
 
     async def _wait_for_event(
@@ -286,11 +287,11 @@ class PhoneSimulator:
             call.joined_at = time.time()
             call.outcome = Outcome.ANSWERED
             call.identity = room.local_participant.identity
-            call.answered.set()
             for p in room.remote_participants.values():
                 on_participant_connected(p)
             for method, handler in self.rpc_handlers.items():
                 room.local_participant.register_rpc_method(method, handler)
+            call.answered.set()
             microphone = rtc.AudioSource(SAMPLE_RATE, NUM_CHANNELS)
             track = rtc.LocalAudioTrack.create_audio_track("microphone", microphone)
             publishing = room.local_participant.publish_track(

@@ -134,7 +134,7 @@ async def test_rpc_handlers_answer_the_agent_and_agent_leaving_hangs_up(
     phone = PhoneSimulator(stay_s=30, rpc_handlers={"device.battery": battery})
     agent = await fake_agent(room_name)
     await phone.on_push(push_payload(rooms, "call-rpc", room_name, "user-rpc"))
-    await wait_for_identity(rooms, room_name, "user-rpc")
+    await phone.wait_answered("call-rpc", timeout_s=10)  # its RPC methods are registered
 
     answer = await agent.local_participant.perform_rpc(
         destination_identity="user-rpc", method="device.battery", payload="{}"
