@@ -116,11 +116,18 @@ def bench() -> None:
 @bench.command("peak")
 @click.option("--calls", "n_calls", type=int, default=1000, show_default=True)
 @click.option("--json", "json_output", is_flag=True, help="print the JSON line")
-def bench_peak(n_calls: int, json_output: bool) -> None:
+@click.option(
+    "--persistence",
+    type=click.Choice(["memory", "file"]),
+    default="memory",
+    show_default=True,
+    help="the Temporal dev server's store: in memory or a SQLite file",
+)
+def bench_peak(n_calls: int, json_output: bool, persistence: str) -> None:
     """N calls due in the same minute: how fast every phone rings."""
     from callflow.bench.peak import main as peak_main
 
-    sys.exit(peak_main(n_calls, json_output))
+    sys.exit(peak_main(n_calls, json_output, persistence))  # type: ignore[arg-type]
 
 
 @bench.command("agent")

@@ -347,11 +347,16 @@ PHONE_ANSWER_AFTER_S = 5.0
 PHONE_TALK_S = 20.0
 
 
-def main(calls: int, json_output: bool) -> int:
+def main(calls: int, json_output: bool, persistence: Persistence = "memory") -> int:
     """The CLI's `bench peak`: a summary on stderr, the JSON line on stdout with --json."""
     # Phones behave like people: they pick up a few seconds after the push and talk a while,
     # so the post-call work of one call does not run inside the minute everyone is rung.
-    figures = run_peak(calls, answer_after_s=PHONE_ANSWER_AFTER_S, hang_up_after_s=PHONE_TALK_S)
+    figures = run_peak(
+        calls,
+        persistence=persistence,
+        answer_after_s=PHONE_ANSWER_AFTER_S,
+        hang_up_after_s=PHONE_TALK_S,
+    )
     summary = human_summary(figures)
     if json_output:
         print(summary, file=sys.stderr)

@@ -111,3 +111,18 @@ def test_percentiles_interpolate() -> None:
 def test_bad_options_name_the_field(options: PeakOptions, field: str) -> None:
     with pytest.raises(BenchInputError, match=field):
         options.validate()
+
+
+def test_cli_offers_every_persistence_and_names_the_option_on_a_bad_one() -> None:
+    from click.testing import CliRunner
+
+    from callflow.bench.stack import PERSISTENCE_NAMES
+    from callflow.cli import main
+
+    option = next(
+        p for p in main.commands["bench"].commands["peak"].params if p.name == "persistence"
+    )  # type: ignore[attr-defined]
+    assert set(option.type.choices) == set(PERSISTENCE_NAMES)  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["bench", "peak", "--calls", "1", "--persistence", "disk"])
+    assert result.exit_code == 2
+    assert "--persistence" in result.output and "'disk' is not one of" in result.output
