@@ -16,6 +16,7 @@ another worker waits for the rest of the time or rings at once if the due time h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from temporalio import activity
 
 from activities.errors import DEVICE_UNREACHABLE, PUSH_REJECTED, ROOM_REJECTED, non_retryable
+from activities.ring_gate import RingGate
 from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
 from callflow.push.errors import DeviceUnreachable, PushRejected
 from callflow.rooms.errors import RoomsRejected
@@ -72,6 +74,9 @@ ARMED_HEARTBEAT_S = 5.0
 # Rings in progress at once per worker process: at the peak every armed ring wakes in the same
 # second, and a bounded number in flight lets pushes leave in order instead of all at the end.
 RINGS_IN_FLIGHT = 64
+# How long a ring that has pushed may wait for the rings queued behind it before it reports
+# back (ring_gate.py); the workflow's join timeout starts when it does.
+REPORT_DELAY_MAX_S = 10.0
 
 
 def apns_id_for(call_id: str, attempt: int) -> str:
@@ -80,13 +85,18 @@ def apns_id_for(call_id: str, attempt: int) -> str:
 
 class RingActivities:
     def __init__(
-        self, rooms: RoomService, push: PushSender, records: RecordsStore, push_expiry_s: int = 60
+        self,
+        rooms: RoomService,
+        push: PushSender,
+        records: RecordsStore,
+        push_expiry_s: int = 60,
+        rings_in_flight: int = RINGS_IN_FLIGHT,
     ) -> None:
         self._rooms = rooms
         self._push = push
         self._records = records
         self._push_expiry_s = push_expiry_s
-        self._gate: asyncio.Semaphore | None = None
+        self._gate = RingGate(rings_in_flight)
 
     @activity.defn
     async def ring(self, input: RingInput) -> RingOutput:
@@ -105,9 +115,12 @@ class RingActivities:
         # the activity's end, so the result says whether the phone was rung.
         ringing = asyncio.ensure_future(self._ring_now(input, grant, rang_at))
         try:
-            return await asyncio.shield(ringing)
+            rung = await asyncio.shield(ringing)
         except asyncio.CancelledError:
             return await ringing
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._report_after_queued_rings()
+        return rung
 
     @activity.defn
     async def withhold_push(self, input: WithholdInput) -> WithholdOutput:
@@ -123,7 +136,7 @@ class RingActivities:
             raise non_retryable(ROOM_REJECTED, f"LiveKit refused room {input.room}: {e}") from e
 
     async def _ring_now(self, input: RingInput, grant: RoomGrant, rang_at: str) -> RingOutput:
-        async with self._in_flight():
+        async with self._gate.turn():
             try:
                 await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
             except RoomsRejected as e:
@@ -140,11 +153,15 @@ class RingActivities:
             await self._records.mark_push_sent(input.call_id, input.attempt, apns_id)
             return RingOutput(input.room, apns_id, True, False, grant.expires_at, rang_at)
 
-    def _in_flight(self) -> asyncio.Semaphore:
-        # Made on first use, inside the worker's event loop.
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(RINGS_IN_FLIGHT)
-        return self._gate
+    async def _report_after_queued_rings(self) -> None:
+        """Pushes first: complete this activity once no ring of this worker is queued to
+        push, or after REPORT_DELAY_MAX_S (ring_gate.py says why)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPORT_DELAY_MAX_S
+        while (left := deadline - loop.time()) > 0:
+            if await self._gate.wait_none_queued(min(left, ARMED_HEARTBEAT_S)):
+                return
+            activity.heartbeat()
 
     async def _send(self, input: RingInput, grant: RoomGrant, apns_id: str) -> None:
         payload: dict[str, object] = {

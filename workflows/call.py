@@ -88,8 +88,9 @@ DURABLE_RETRY = RetryPolicy(
 DURABLE_WINDOW = timedelta(hours=1)
 # Calls already sleeping when armed rings were deployed replay their old path: timer, then ring.
 ARMED_RING_PATCH = "armed-ring"
-# The ring itself (room, dispatch, push) must finish within this, after any armed wait.
-RING_TIMEOUT = timedelta(seconds=20)
+# The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
+# push first: activities/ring_gate.py) must finish within this, after any armed wait.
+RING_TIMEOUT = timedelta(seconds=30)
 # A call prepared at least this long ahead lets its memory fetch queue and retry until then.
 MEMORY_PREP_MARGIN = timedelta(seconds=5)
 MEMORY_PREP_MAX = timedelta(seconds=30)

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -157,6 +158,35 @@ async def test_ring_twice_for_the_same_attempt_pushes_once(
     assert second.push_sent and second.apns_id != first.apns_id
     assert second.room == room_name_for(call_id, 2) != first.room
     assert [p["room"] for p in got] == [first.room, second.room]
+
+
+async def test_in_a_burst_a_ring_reports_back_after_the_rings_queued_behind_it_pushed(
+    env: ActivityEnvironment,
+    rooms: LiveKitRooms,
+    push: ApnsPushSender,
+    records: PostgresRecords,
+    apns: LocalApns,
+) -> None:
+    # One turn at a time, five rings at once: the first pushes at once, then waits for the
+    # other four to take their turns before its activity completes (ring_gate.py).
+    activities = RingActivities(rooms, push, records, push_expiry_s=45, rings_in_flight=1)
+    devices = [a_device(apns)[0] for _ in range(5)]
+    completed_at: dict[str, float] = {}
+
+    async def ring(token: str) -> RingOutput:
+        out = await env.run(activities.ring, ring_input(str(uuid.uuid4()), token))
+        completed_at[token] = time.time()
+        return out
+
+    outs = await asyncio.gather(*(ring(token) for token in devices))
+    await apns.drain_deliveries()
+
+    assert all(out.push_sent for out in outs)
+    pushed_at = sorted(p.received_at_wall for p in apns.received if p.device_token in devices)
+    assert len(pushed_at) == 5
+    first_done = min(completed_at.values())
+    # Without the gate the first ring would be done right after the first push.
+    assert first_done >= pushed_at[3], (first_done, pushed_at)
 
 
 async def test_apns_503_is_retryable_and_the_retry_pushes_exactly_once(
