@@ -11,6 +11,8 @@ rings at `ring_at`. At the morning peak the due second then costs the Temporal s
 before the push: no timer firing, no workflow task, no activity dispatch (measured in
 `callflow bench peak`). A worker that dies while armed misses its heartbeat; the retry on
 another worker waits for the rest of the time or rings at once if the due time has passed.
+In a burst, a ring that has pushed reports back once its worker's other rings have pushed
+too (ring_gate.py), so the completions wait until the pushes are out.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ ARMED_HEARTBEAT_S = 5.0
 # Rings in progress at once per worker process: at the peak every armed ring wakes in the same
 # second, and a bounded number in flight lets pushes leave in order instead of all at the end.
 RINGS_IN_FLIGHT = 64
-# How long a ring that has pushed may wait for the rings queued behind it before it reports
-# back (ring_gate.py); the workflow's join timeout starts when it does.
+# How long a ring that has pushed may wait for the other rings of its worker to push before it
+# reports back (ring_gate.py); the workflow's join timeout starts when it does.
 REPORT_DELAY_MAX_S = 10.0
 
 
@@ -119,7 +121,7 @@ class RingActivities:
         except asyncio.CancelledError:
             return await ringing
         with contextlib.suppress(asyncio.CancelledError):
-            await self._report_after_queued_rings()
+            await self._report_when_rings_are_out()
         return rung
 
     @activity.defn
@@ -153,13 +155,13 @@ class RingActivities:
             await self._records.mark_push_sent(input.call_id, input.attempt, apns_id)
             return RingOutput(input.room, apns_id, True, False, grant.expires_at, rang_at)
 
-    async def _report_after_queued_rings(self) -> None:
-        """Pushes first: complete this activity once no ring of this worker is queued to
-        push, or after REPORT_DELAY_MAX_S (ring_gate.py says why)."""
+    async def _report_when_rings_are_out(self) -> None:
+        """Pushes first: complete this activity once no ring of this worker is waiting to
+        push or pushing, or after REPORT_DELAY_MAX_S (ring_gate.py says why)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REPORT_DELAY_MAX_S
         while (left := deadline - loop.time()) > 0:
-            if await self._gate.wait_none_queued(min(left, ARMED_HEARTBEAT_S)):
+            if await self._gate.wait_idle(min(left, ARMED_HEARTBEAT_S)):
                 return
             activity.heartbeat()
 

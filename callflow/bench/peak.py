@@ -203,6 +203,25 @@ async def history_profile(
     return {"total": len(events), "search_attribute_upserts": upserts, "due_to_push": at_peak}
 
 
+async def events_in_window(
+    client: Client, call_ids: list[str], start: float, end: float
+) -> dict[str, int]:
+    """History events of every call written between `start` and `end` (epoch seconds), by
+    type: what the Temporal server did while the pushes were going out."""
+    gate = asyncio.Semaphore(32)
+    kinds: Counter[str] = Counter()
+
+    async def one(call_id: str) -> None:
+        async with gate:
+            history = await client.get_workflow_handle(workflow_id_for(call_id)).fetch_history()
+        for e in history.events:
+            if start <= e.event_time.ToDatetime(tzinfo=UTC).timestamp() <= end:
+                kinds[EventType.Name(e.event_type).removeprefix("EVENT_TYPE_").lower()] += 1
+
+    await asyncio.gather(*(one(c) for c in call_ids))
+    return dict(kinds.most_common())
+
+
 def count_pushes(pushes: list[ReceivedPush]) -> tuple[Counter[tuple[str, int]], int]:
     """Pushes per (call, attempt) as received, and how many arrived more than once."""
     per_attempt: Counter[tuple[str, int]] = Counter(
@@ -250,6 +269,9 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
     completed = {r.call_id for r in records if r.outcome == Outcome.COMPLETED}
     answered_and_recorded = completed & set(first_push)
     history = await history_profile(stack.client, call_ids[0], due, first_push.get(call_ids[0]))
+    window_events = await events_in_window(
+        stack.client, call_ids, due.timestamp(), max(first_push.values(), default=0.0)
+    )
 
     figures: dict[str, Any] = {
         "bench": "peak",
@@ -276,6 +298,7 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
         "ring_arm_s": BENCH_TIMINGS.ring_arm_s,
         "start_phase_s": round(start_s, 2),
         "history_events_per_call": history,
+        "history_events_due_to_last_push": window_events,
         "phone": asdict(options.phone),
         "phone_signal_failures": phones.signal_failures,
         "worker": {"process": "subprocess", **worker_slots()},

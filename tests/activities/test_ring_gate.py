@@ -1,4 +1,4 @@
-"""RingGate: rings take turns to push; one that has pushed waits for the queue behind it."""
+"""RingGate: rings take turns to push, and the gate says when none is left to push."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 from activities.ring_gate import RingGate
 
 
-async def test_turns_are_bounded_and_the_queue_is_counted() -> None:
+async def test_turns_are_bounded_and_pending_rings_are_counted() -> None:
     gate = RingGate(in_flight=2)
     inside: list[int] = []
     most = 0
@@ -23,12 +23,12 @@ async def test_turns_are_bounded_and_the_queue_is_counted() -> None:
 
     tasks = [asyncio.create_task(ring(i)) for i in range(5)]
     await asyncio.sleep(0.05)
-    assert len(inside) == 2 and gate.queued == 3
-    assert not await gate.wait_none_queued(0.05)  # three still wait for a turn
+    assert len(inside) == 2 and gate.pending == 5
+    assert not await gate.wait_idle(0.05)  # two ringing, three waiting for a turn
     release.set()
     await asyncio.gather(*tasks)
-    assert most == 2 and gate.queued == 0
-    assert await gate.wait_none_queued(0.05)
+    assert most == 2 and gate.pending == 0
+    assert await gate.wait_idle(0.05)
 
 
 async def test_a_ring_cancelled_while_queued_leaves_the_queue() -> None:
@@ -47,9 +47,10 @@ async def test_a_ring_cancelled_while_queued_leaves_the_queue() -> None:
     await asyncio.sleep(0.01)
     queued = asyncio.create_task(second())
     await asyncio.sleep(0.01)
-    assert gate.queued == 1
+    assert gate.pending == 2
     queued.cancel()
     await asyncio.gather(queued, return_exceptions=True)
-    assert gate.queued == 0 and await gate.wait_none_queued(0.01)
+    assert gate.pending == 1 and not await gate.wait_idle(0.01)
     hold.set()
     await holder
+    assert gate.pending == 0 and await gate.wait_idle(0.01)

@@ -48,6 +48,10 @@ def test_resources_and_servers_are_reported(small_peak: dict[str, Any]) -> None:
     # Armed rings: the server wrote nothing for a call between its due time and its push.
     assert small_peak["ring_arm_s"] > 0
     assert history["due_to_push"] == 0 < history["total"]
+    # Across all calls, no due timer fired while the pushes went out: they fired at arming.
+    window = small_peak["history_events_due_to_last_push"]
+    assert all(isinstance(n, int) and n > 0 for n in window.values())
+    assert "timer_fired" not in window
 
 
 def test_the_figures_are_one_json_line(small_peak: dict[str, Any]) -> None:
