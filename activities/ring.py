@@ -161,7 +161,7 @@ class RingActivities:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REPORT_DELAY_MAX_S
         while (left := deadline - loop.time()) > 0:
-            if await self._gate.wait_idle(min(left, ARMED_HEARTBEAT_S)):
+            if await self._gate.wait_idle(min(left, _heartbeat_every())):
                 return
             activity.heartbeat()
 
@@ -207,10 +207,14 @@ async def _wait_heartbeating(until: float) -> None:
     """Sleep until the loop time `until`, heartbeating so a dead worker is noticed and a
     cancellation reaches this activity."""
     loop = asyncio.get_running_loop()
-    every = ARMED_HEARTBEAT_S
-    timeout = activity.info().heartbeat_timeout
-    if timeout:
-        every = min(every, timeout.total_seconds() / 3)
+    every = _heartbeat_every()
     while (left := until - loop.time()) > 0:
         activity.heartbeat()
         await asyncio.sleep(min(left, every))
+
+
+def _heartbeat_every() -> float:
+    timeout = activity.info().heartbeat_timeout
+    if timeout:
+        return min(ARMED_HEARTBEAT_S, timeout.total_seconds() / 3)
+    return ARMED_HEARTBEAT_S
