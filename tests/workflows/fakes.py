@@ -89,9 +89,11 @@ class MemoryMemory:
         self.items: dict[str, tuple[str, str]] = {}  # call_id -> (user_id, content)
         self.fail_search = False
         self.search_delay_s = 0.0
+        self.searches = 0
         self.writes = 0
 
     async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
+        self.searches += 1
         if self.search_delay_s:
             await asyncio.sleep(self.search_delay_s)
         if self.fail_search:
