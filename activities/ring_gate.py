@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator
 
 class RingGate:
     def __init__(self, in_flight: int) -> None:
-        self._in_flight = in_flight
         self._pending = 0
-        # Made on first use, inside the worker's event loop.
-        self._turns: asyncio.Semaphore | None = None
-        self._idle: asyncio.Event | None = None
+        # Since Python 3.10 these bind to the event loop that first waits on them.
+        self._turns = asyncio.Semaphore(in_flight)
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def pending(self) -> int:
@@ -32,29 +32,20 @@ class RingGate:
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold one of the `in_flight` turns to ring (dispatch, claim, push)."""
-        turns, idle = self._primitives()
         self._pending += 1
-        idle.clear()
+        self._idle.clear()
         try:
-            async with turns:
+            async with self._turns:
                 yield
         finally:
             self._pending -= 1
             if self._pending == 0:
-                idle.set()
+                self._idle.set()
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no ring is pending; False if `timeout_s` passed first."""
-        _, idle = self._primitives()
         try:
-            await asyncio.wait_for(idle.wait(), timeout_s)
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
         except TimeoutError:
             return False
         return True
-
-    def _primitives(self) -> tuple[asyncio.Semaphore, asyncio.Event]:
-        if self._turns is None or self._idle is None:
-            self._turns = asyncio.Semaphore(self._in_flight)
-            self._idle = asyncio.Event()
-            self._idle.set()
-        return self._turns, self._idle

@@ -272,7 +272,7 @@ async def test_a_call_prepared_ahead_waits_for_slow_memory(h: Harness) -> None:
     assert result.outcome == "completed" and not result.memory_degraded
 
 
-async def test_a_prepared_ahead_fetch_may_queue_past_a_few_seconds(h: Harness) -> None:
+async def test_a_prepared_ahead_fetch_is_one_try_that_may_take_its_window(h: Harness) -> None:
     # In a start burst a fetch waits behind the others; one try may take the prep window
     # (min(due - 5 s, 30 s)) rather than being timed out and redone.
     h.memory.search_delay_s = 6.0
