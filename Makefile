@@ -17,7 +17,7 @@ system-packages:
 
 python-packages:
 	@command -v uv >/dev/null || [ -x "$(UV)" ] || python3 -m pip install --quiet uv
-	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+	@$$(command -v uv || echo $(UV)) sync --frozen --extra local --quiet
 
 # livekit-server is a Go program; built once from the Go module proxy and cached.
 livekit-server: $(LIVEKIT_BIN)

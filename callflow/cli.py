@@ -34,7 +34,7 @@ def main(verbose: bool) -> None:
 @click.option("--agent/--no-agent", default=True, show_default=True, help="run the voice agent")
 def demo(agent: bool) -> None:
     """Run one call end to end on the embedded local stack; the last line is JSON."""
-    from callflow import demo as demo_module
+    from callflow.local import demo as demo_module
 
     sys.exit(demo_module.main(get_settings(), with_agent=agent))
 
@@ -43,7 +43,7 @@ def demo(agent: bool) -> None:
 @click.option("--agent/--no-agent", default=True, show_default=True)
 def dev(agent: bool) -> None:
     """Start the whole local stack on the configured ports and keep it running."""
-    from callflow.devstack import run_dev
+    from callflow.local.dev import run_dev
 
     asyncio.run(run_dev(get_settings(), with_agent=agent))
 
@@ -125,7 +125,7 @@ def bench() -> None:
 )
 def bench_peak(n_calls: int, json_output: bool, persistence: str) -> None:
     """N calls due in the same minute: how fast every phone rings."""
-    from callflow.bench.peak import main as peak_main
+    from callflow.local.bench.peak import main as peak_main
 
     sys.exit(peak_main(n_calls, json_output, persistence))  # type: ignore[arg-type]
 
@@ -135,7 +135,7 @@ def bench_peak(n_calls: int, json_output: bool, persistence: str) -> None:
 @click.option("--json", "json_output", is_flag=True, help="print the JSON line")
 def bench_agent(n_calls: int, json_output: bool) -> None:
     """N calls with the voice agent: first-audio latency and our per-turn overhead."""
-    from callflow.bench.agent import main as agent_main
+    from callflow.local.bench.agent import main as agent_main
 
     sys.exit(agent_main(n_calls, json_output))
 

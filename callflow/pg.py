@@ -93,7 +93,7 @@ def translate_pg_errors(errors: PgErrors, operation: str) -> Iterator[None]:
         if kind is PgFailure.SCHEMA:
             raise errors.base(
                 f"{errors.store} schema is missing during {detail}; apply migrations/ "
-                "(callflow.stack.postgres.apply_migrations)"
+                "(callflow.local.stack.postgres.apply_migrations)"
             ) from exc
         raise errors.base(f"{errors.store} failed during {detail}") from exc
 

@@ -18,12 +18,12 @@ from livekit import api
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.local.stack.temporal import DevServer, start_dev_server, start_time_skipping_server
 from callflow.memory.postgres import PostgresMemory
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
-from callflow.stack.temporal import DevServer, start_dev_server, start_time_skipping_server
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
 from tests.support.postgres import database_for
 

@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import Client
 
 from callflow.cli_support import run_with_temporal
+from callflow.local.stack.temporal import DevServer, free_port
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, free_port
 
 
 class Refused(Exception):

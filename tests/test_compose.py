@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from callflow.local.stack.temporal import venv_bin
 from callflow.settings import Settings
-from callflow.stack.temporal import venv_bin
 from tests.test_env_example import example_assignments, settings_env_names
 
 ROOT = Path(__file__).resolve().parents[1]

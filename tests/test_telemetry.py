@@ -16,8 +16,8 @@ from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from callflow.local.stack.temporal import DevServer, free_port
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, free_port
 from callflow.telemetry import (
     SDK_CORE_LOGGER,
     TelemetryError,

@@ -1,5 +1,5 @@
 """Offline conversation scripts, shared by the phone simulator (what it says) and the scripted
-STT (what it "hears"). Imported by callflow.phone, so it stays free of livekit-agents imports.
+STT (what it "hears"). Imported by callflow.local.phone, so it stays free of livekit-agents imports.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import ActivityEnvironment
 
-from callflow.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.local.stack.postgres import LocalPostgres
 from callflow.push.apns import ApnsPushSender
-from callflow.stack.postgres import LocalPostgres
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

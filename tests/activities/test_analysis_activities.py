@@ -17,8 +17,8 @@ from activities.errors import NON_RETRYABLE, WEBHOOK_REJECTED
 from callflow.analysis.errors import AnalysisInvalid
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
+from callflow.local.app_backend import LocalReceiver, start_local_receiver
 from callflow.models import Commitment
-from callflow.notify.local_receiver import LocalReceiver, start_local_receiver
 from callflow.notify.webhook import SignedWebhookNotifier
 from callflow.ports import CommitmentUpdate, PostCallEvent
 from tests.analysis.openai_server import OpenAIServer

@@ -21,12 +21,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE, ROOM_REJECTED
 from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput, apns_id_for
-from callflow.phone.apns_endpoint import LocalApns
+from callflow.local.phone.apns_endpoint import LocalApns
+from callflow.local.stack.livekit import LocalLiveKit
 from callflow.push.apns import ApnsPushSender
 from callflow.push.errors import PushRetryable
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit
 from tests.activities.conftest import new_device_token
 from workflows.messages import room_name_for
 

@@ -9,8 +9,8 @@ from livekit import rtc
 from temporalio.testing import ActivityEnvironment
 
 from activities.rooms import RoomActivities, RoomProbe, RoomRef
+from callflow.local.stack.livekit import LocalLiveKit
 from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit
 
 
 def a_room_name() -> str:

@@ -1,5 +1,5 @@
 """A real livekit-server on loopback for the agent's RPC and voice tests, and helpers to put a
-simulated phone (callflow.phone.simulator) and an agent-side participant in one room."""
+simulated phone (callflow.local.phone.simulator) and an agent-side participant in one room."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from livekit import api, rtc
 
-from callflow.phone.simulator import ConnectedCall, PhoneSimulator
-from callflow.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.phone.simulator import ConnectedCall, PhoneSimulator
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
 
 API_KEY = "devkey"
 

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from callflow.stack.temporal import free_port, wait_for_port
+from callflow.local.stack.temporal import free_port, wait_for_port
 
 CARTESIA_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

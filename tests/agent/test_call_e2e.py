@@ -19,11 +19,11 @@ from agent.signals import (
     SIGNAL_TRANSCRIPT_TURN,
     InMemoryWorkflowSignals,
 )
-from callflow.phone.device import DeviceState
-from callflow.phone.simulator import PhoneSimulator
-from callflow.phone.voice import phone_app
+from callflow.local.phone.device import DeviceState
+from callflow.local.phone.simulator import PhoneSimulator
+from callflow.local.phone.voice import phone_app
+from callflow.local.stack.livekit import LocalLiveKit
 from callflow.settings import Settings
-from callflow.stack.livekit import LocalLiveKit
 from tests.agent.conftest import new_room, push_payload, token
 from workflows.messages import AgentReady, AgentReport
 

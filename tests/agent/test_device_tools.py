@@ -15,8 +15,8 @@ from agent.device_client import DeviceClient
 from agent.errors import DeviceRefused, DeviceTimeout, DeviceUnavailable
 from agent.metadata import CallContext, UserProfile
 from agent.offline.llm import ScriptedLLM
-from callflow.phone.device import DeviceState, device_rpc_handlers
-from callflow.stack.livekit import LocalLiveKit
+from callflow.local.phone.device import DeviceState, device_rpc_handlers
+from callflow.local.stack.livekit import LocalLiveKit
 from tests.agent.conftest import phone_call, wait_until
 
 

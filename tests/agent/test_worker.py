@@ -20,10 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from agent.worker import agent_command, agent_env
-from callflow.phone.simulator import ConnectedCall, PhoneSimulator
-from callflow.phone.voice import AgentListener
+from callflow.local.phone.simulator import ConnectedCall, PhoneSimulator
+from callflow.local.phone.voice import AgentListener
+from callflow.local.stack.livekit import LocalLiveKit
 from callflow.settings import Settings
-from callflow.stack.livekit import LocalLiveKit
 from tests.agent.conftest import new_room, push_payload
 from tests.agent.test_signals import SignalSink
 

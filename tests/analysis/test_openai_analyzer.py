@@ -14,9 +14,9 @@ from callflow.analysis import schema
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.analysis.schema import AnalysisOutput, json_schema
+from callflow.local.stack.temporal import free_port
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
-from callflow.stack.temporal import free_port
 from tests.analysis.conftest import API_KEY
 from tests.analysis.openai_server import OpenAIServer, strict_schema_problems
 

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from callflow.codec.keys import format_key_ring
 from callflow.codec.server import codec_server
+from callflow.local.stack.temporal import DevServer, free_port, wait_for_port
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer, free_port, wait_for_port
 
 KEY_A = os.urandom(32)
 KEY_B = os.urandom(32)

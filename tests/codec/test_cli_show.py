@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callflow.stack.temporal import DevServer, venv_bin
+from callflow.local.stack.temporal import DevServer, venv_bin
 from tests.codec.conftest import SECRET_TEXT, TOKEN
 
 

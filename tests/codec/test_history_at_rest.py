@@ -9,7 +9,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from callflow.codec import UnknownKeyError, data_converter
-from callflow.stack.temporal import DevServer
+from callflow.local.stack.temporal import DevServer
 from tests.codec.conftest import KEY_A, KEY_B, SECRET_TEXT, codec_settings
 from tests.codec.echo_workflow import EchoWorkflow, repeat_back
 

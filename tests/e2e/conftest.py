@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest_asyncio
 
+from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.settings import Settings
-from callflow.stack.local import LocalStack, StackOptions, start_local_stack
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -19,11 +19,11 @@ import pytest_asyncio
 
 from agent.offline.llm import BATTERY_TOOL
 from agent.offline.script import get_script
-from callflow.bench.agent import workflow_signals
-from callflow.demo import place_call, run_call, seed_user
-from callflow.phone.device import DeviceState, device_rpc_handlers
+from callflow.local.bench.agent import workflow_signals
+from callflow.local.demo import place_call, run_call, seed_user
+from callflow.local.phone.device import DeviceState, device_rpc_handlers
+from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.settings import Settings
-from callflow.stack.local import LocalStack, StackOptions, start_local_stack
 from workflows.call import CallWorkflow
 from workflows.messages import TranscriptTurnSignal
 

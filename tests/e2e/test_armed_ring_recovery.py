@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 
-from callflow.bench.phones import PhoneBehaviour, SimulatedPhones, voip_token_for
-from callflow.bench.stack import bench_stack, start_worker_process
+from callflow.local.bench.phones import PhoneBehaviour, SimulatedPhones, voip_token_for
+from callflow.local.bench.stack import bench_stack, start_worker_process
 from callflow.models import User
 from workflows.call import CallWorkflow
 from workflows.messages import CallInput, CallTimings, workflow_id_for

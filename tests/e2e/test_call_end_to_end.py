@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from callflow.demo import place_call, run_call, seed_user
-from callflow.stack.local import LocalStack
+from callflow.local.demo import place_call, run_call, seed_user
+from callflow.local.stack.local import LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from callflow.demo import seed_user
+from callflow.local.demo import seed_user
+from callflow.local.stack.local import LocalStack
 from callflow.schedules.manager import ScheduleManager
 from callflow.schedules.spec import CallSchedule
-from callflow.stack.local import LocalStack
 from workflows.call import SCHEDULED_START
 
 pytestmark = pytest.mark.e2e

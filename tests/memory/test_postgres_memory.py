@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from callflow.local.stack.postgres import LocalPostgres, dsn_for
 from callflow.memory.errors import InvalidMemory, MemoryUnavailable
 from callflow.memory.postgres import PostgresMemory
-from callflow.stack.postgres import LocalPostgres, dsn_for
 
 
 def uid(prefix: str) -> str:

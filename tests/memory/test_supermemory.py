@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
+from callflow.local.stack.temporal import free_port
 from callflow.memory.errors import InvalidMemory, MemoryAuthError, MemoryUnavailable
 from callflow.memory.supermemory import SupermemoryMemory
 from callflow.settings import ConfigurationError
-from callflow.stack.temporal import free_port
 from tests.memory.conftest import API_KEY
 from tests.memory.supermemory_server import SupermemoryServer
 

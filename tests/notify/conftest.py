@@ -10,7 +10,7 @@ import httpx
 import pytest_asyncio
 import uvicorn
 
-from callflow.notify.local_receiver import LocalReceiver, start_local_receiver
+from callflow.local.app_backend import LocalReceiver, start_local_receiver
 
 SECRET = "test-webhook-secret"
 

@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 
+from callflow.local.app_backend import LocalReceiver
+from callflow.local.stack.temporal import free_port
 from callflow.notify.errors import WebhookRejected, WebhookUndeliverable
-from callflow.notify.local_receiver import LocalReceiver
 from callflow.notify.webhook import SignedWebhookNotifier
 from callflow.ports import PostCallEvent
-from callflow.stack.temporal import free_port
 from tests.notify.conftest import SECRET, ScriptedBackend
 
 

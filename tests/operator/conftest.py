@@ -10,8 +10,8 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from callflow.local.stack.temporal import DevServer
 from callflow.settings import Settings
-from callflow.stack.temporal import DevServer
 from tests.operator.staged_workflow import StagedCallWorkflow
 
 TASK_QUEUE = "operator-test"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from callflow.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.push.apns import ApnsPushSender
 
 

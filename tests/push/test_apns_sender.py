@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from callflow.phone.apns_endpoint import LocalApns
+from callflow.local.phone.apns_endpoint import LocalApns
+from callflow.local.stack.temporal import free_port
 from callflow.ports import VoipPush
 from callflow.push.apns import ApnsPushSender
 from callflow.push.errors import (
@@ -21,7 +22,6 @@ from callflow.push.errors import (
     PushRetryable,
 )
 from callflow.settings import Settings
-from callflow.stack.temporal import free_port
 from tests.push.conftest import new_token, sender_for
 
 

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from cryptography import x509
 
-from callflow.phone.apns_endpoint import LocalApns
+from callflow.local.phone.apns_endpoint import LocalApns
 from callflow.push.local_credentials import ensure_local_credentials
 from tests.push.conftest import new_token
 

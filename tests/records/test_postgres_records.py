@@ -10,10 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
-from callflow.records.errors import InvalidRecord, RecordsAuthError, RecordsUnavailable
-from callflow.records.postgres import PostgresRecords
-from callflow.stack.postgres import (
+from callflow.local.stack.postgres import (
     LocalPostgres,
     apply_migrations,
     dsn_for,
@@ -21,6 +18,9 @@ from callflow.stack.postgres import (
     start_postgres_blocking,
     start_scratch_postgres,
 )
+from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
+from callflow.records.errors import InvalidRecord, RecordsAuthError, RecordsUnavailable
+from callflow.records.postgres import PostgresRecords
 
 
 def uid(prefix: str) -> str:

@@ -160,7 +160,7 @@ async def test_missing_schema_says_to_apply_migrations(
 
 
 async def test_unreachable_server_is_retryable() -> None:
-    from callflow.stack.temporal import free_port
+    from callflow.local.stack.temporal import free_port
 
     store = await SupabaseRecords.connect(f"http://127.0.0.1:{free_port()}", SERVICE_KEY)
     try:

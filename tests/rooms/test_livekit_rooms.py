@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from livekit import api, rtc
 
+from callflow.local.stack.livekit import LocalLiveKit
+from callflow.local.stack.temporal import free_port
 from callflow.rooms import (
     LiveKitRooms,
     RoomsInvalidInput,
     RoomsRejected,
     RoomsUnavailable,
 )
-from callflow.stack.livekit import LocalLiveKit
-from callflow.stack.temporal import free_port
 from tests.support.livekit_webhooks import WebhookSink
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest_asyncio
 from livekit import api, rtc
 
-from callflow.phone.simulator import ConnectedCall, Outcome, PhoneSimulator
+from callflow.local.phone.simulator import ConnectedCall, Outcome, PhoneSimulator
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
 from callflow.rooms import LiveKitRooms
-from callflow.stack.livekit import LocalLiveKit, start_livekit
 from tests.support.livekit_webhooks import WebhookSink
 
 

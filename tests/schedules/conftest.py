@@ -12,11 +12,11 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from callflow.local.stack.postgres import LocalPostgres
+from callflow.local.stack.temporal import DevServer
 from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import ScheduleManager
 from callflow.settings import Settings
-from callflow.stack.postgres import LocalPostgres
-from callflow.stack.temporal import DevServer
 from tests.schedules.echo_workflow import EchoCallWorkflow
 
 TASK_QUEUE = "schedules-test"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+from callflow.local.stack.postgres import LocalPostgres
 from callflow.schedules.cli import schedules
 from callflow.settings import Settings, get_settings
-from callflow.stack.postgres import LocalPostgres
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.stack.temporal import DevServer
 from callflow.models import User
 from callflow.records.postgres import PostgresRecords
 from callflow.service import RunningServer, ServiceDeps, create_app, serve
 from callflow.settings import Settings
-from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.temporal import DevServer
 from tests.service.recording_workflow import RecordingCallWorkflow
 
 LIVEKIT_KEY = "service-test-key"

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from callflow.local.stack.postgres import LocalPostgres
+from callflow.local.stack.temporal import free_port, start_dev_server
 from callflow.records.postgres import PostgresRecords
 from callflow.service import ServiceDeps, create_app
-from callflow.stack.postgres import LocalPostgres
-from callflow.stack.temporal import free_port, start_dev_server
 from tests.service.conftest import KNOWN_USER, Stack, service_settings
 from tests.service.livekit_signing import event_body, signed_headers
 from workflows.messages import CallInput, room_name_for, workflow_id_for

@@ -8,7 +8,7 @@ import time
 import pytest
 from livekit import api, rtc
 
-from callflow.stack.livekit import LocalLiveKit
+from callflow.local.stack.livekit import LocalLiveKit
 from tests.service.conftest import KNOWN_USER, LIVEKIT_KEY, LIVEKIT_SECRET, Stack
 from tests.service.helpers import received, room_of, start_call
 from tests.service.recording_workflow import Received

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from livekit import api
 
-from callflow.stack.temporal import free_port
+from callflow.local.stack.temporal import free_port
 
 
 @dataclass

@@ -11,7 +11,7 @@ import uuid
 
 import asyncpg
 
-from callflow.stack.postgres import LocalPostgres, apply_migrations, dsn_for
+from callflow.local.stack.postgres import LocalPostgres, apply_migrations, dsn_for
 
 
 async def database_for(server: LocalPostgres, area: str) -> LocalPostgres:

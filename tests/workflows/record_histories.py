@@ -6,7 +6,7 @@ runs a few calls of the checked-out code on the time-skipping server and writes 
 history to tests/workflows/histories/LABEL-SCENARIO.json. Record a new label after a
 change to the workflow that is guarded by `workflow.patched`; never re-record an old
 label: those files are what calls started by an earlier deploy have in their histories.
-To record an older commit, copy this file and callflow/stack/temporal.py into a checkout
+To record an older commit, copy this file and callflow/local/stack/temporal.py into a checkout
 of it (only the workflow code decides what a history holds).
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from callflow.local.stack.temporal import start_time_skipping_server
 from callflow.models import Commitment, User
-from callflow.stack.temporal import start_time_skipping_server
 from tests.workflows.fakes import (
     FakePhone,
     FakeRooms,

@@ -6,7 +6,7 @@ import numpy as np
 
 from agent.offline.espeak import synthesize
 from agent.offline.script import DEFAULT_SCRIPT_NAME, get_script
-from callflow.phone.voice import SAMPLES_PER_FRAME, VOICE_PEAK, to_frames
+from callflow.local.phone.voice import SAMPLES_PER_FRAME, VOICE_PEAK, to_frames
 
 
 async def test_a_script_line_becomes_audible_48k_frames() -> None:

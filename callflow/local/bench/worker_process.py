@@ -2,7 +2,7 @@
 
 It is the production worker: `callflow.runtime.run_worker` with the adapters `build_ports`
 picks from `Settings`, so the bench measures what `callflow worker` runs. Run as
-`python -m callflow.bench.worker_process`; it reads one JSON object of Settings fields from
+`python -m callflow.local.bench.worker_process`; it reads one JSON object of Settings fields from
 stdin (secrets never go on the command line, where `ps` shows them), prints `{"ready": true}`
 once polling, and shuts down when stdin closes, printing its own resource usage as the last line.
 """

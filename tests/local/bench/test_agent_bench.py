@@ -10,8 +10,8 @@ import os
 import pytest
 
 from agent.offline.llm import PROVIDER_NAME as OFFLINE_LLM
-from callflow.bench.agent import RssSampler, main, spread_ms, turn_overhead_ms
-from callflow.bench.errors import BenchInputError
+from callflow.local.bench.agent import RssSampler, main, spread_ms, turn_overhead_ms
+from callflow.local.bench.errors import BenchInputError
 from callflow.settings import Settings
 from workflows.messages import TurnLatency
 

@@ -22,21 +22,21 @@ from typing import Any, Literal
 
 from temporalio.client import Client
 
-from callflow.bench.cpu import CpuMeter
-from callflow.bench.errors import BenchSetupError
+from callflow.local.bench.cpu import CpuMeter
+from callflow.local.bench.errors import BenchSetupError
+from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.stack.postgres import LocalPostgres, start_scratch_postgres
+from callflow.local.stack.temporal import DevServer, start_dev_server, venv_bin
 from callflow.memory.postgres import PostgresMemory
-from callflow.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.records.postgres import PostgresRecords
 from callflow.settings import Settings, settings_env_names
-from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres, start_scratch_postgres
-from callflow.stack.temporal import DevServer, start_dev_server, venv_bin
 from callflow.telemetry import sdk_runtime
 
 Persistence = Literal["memory", "file"]
 PERSISTENCE_NAMES: dict[str, str] = {"memory": "in-memory", "file": "SQLite file"}
 BENCH_TASK_QUEUE = "callflow-bench"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 _WORKER_READY_TIMEOUT_S = 60.0
 
 
@@ -162,7 +162,7 @@ async def start_worker_process(worker_settings: dict[str, Any], log_path: Path) 
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "callflow.bench.worker_process",
+            "callflow.local.bench.worker_process",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,

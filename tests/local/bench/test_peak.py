@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from callflow.bench.errors import BenchInputError
-from callflow.bench.peak import PeakOptions, count_pushes, human_summary, meets_targets
-from callflow.bench.stats import percentile, summary_ms
-from callflow.phone.apns_endpoint import ReceivedPush
-from tests.bench.conftest import SMALL_PEAK_CALLS
+from callflow.local.bench.errors import BenchInputError
+from callflow.local.bench.peak import PeakOptions, count_pushes, human_summary, meets_targets
+from callflow.local.bench.stats import percentile, summary_ms
+from callflow.local.phone.apns_endpoint import ReceivedPush
+from tests.local.bench.conftest import SMALL_PEAK_CALLS
 
 pytestmark = pytest.mark.e2e
 
@@ -120,8 +120,8 @@ def test_bad_options_name_the_field(options: PeakOptions, field: str) -> None:
 def test_cli_offers_every_persistence_and_names_the_option_on_a_bad_one() -> None:
     from click.testing import CliRunner
 
-    from callflow.bench.stack import PERSISTENCE_NAMES
     from callflow.cli import main
+    from callflow.local.bench.stack import PERSISTENCE_NAMES
 
     option = next(
         p for p in main.commands["bench"].commands["peak"].params if p.name == "persistence"

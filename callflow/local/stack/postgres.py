@@ -22,10 +22,11 @@ from urllib.parse import quote
 import asyncpg
 import psutil
 
+from callflow.migrations import migration_files
+
 logger = logging.getLogger(__name__)
 
 DATABASE = "callflow"
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Serialises concurrent migrators (two workers starting at once) inside the database.
 _MIGRATION_LOCK_KEY = 0x63616C6C  # "call"
 
@@ -102,16 +103,6 @@ async def _ensure_database(admin_dsn: str, database: str) -> None:
                 await conn.execute(f'create database "{database}"')
     finally:
         await conn.close()
-
-
-def migration_files(migrations_dir: Path | None = None) -> list[Path]:
-    folder = migrations_dir or MIGRATIONS_DIR
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"migrations folder {folder} not found: pass migrations_dir= (the repository's "
-            "migrations/ folder)"
-        )
-    return sorted(folder.glob("*.sql"))
 
 
 async def apply_migrations(dsn: str, migrations_dir: Path | None = None) -> list[str]:

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
+from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.models import Commitment, User
 from callflow.settings import Settings
-from callflow.stack.local import LocalStack, StackOptions, start_local_stack
 
 DEMO_USER = "demo-user"
 CALL_TIMEOUT_S = 600

@@ -24,18 +24,18 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from callflow.bench.cpu import CpuMeter
-from callflow.bench.errors import BenchInputError, BenchTimeout
-from callflow.bench.phones import PhoneBehaviour, SimulatedPhones, voip_token_for
-from callflow.bench.stack import PERSISTENCE_NAMES, BenchStack, Persistence, bench_stack
-from callflow.bench.stats import summary_ms
+from callflow.local.bench.cpu import CpuMeter
+from callflow.local.bench.errors import BenchInputError, BenchTimeout
+from callflow.local.bench.phones import PhoneBehaviour, SimulatedPhones, voip_token_for
+from callflow.local.bench.stack import PERSISTENCE_NAMES, BenchStack, Persistence, bench_stack
+from callflow.local.bench.stats import summary_ms
+from callflow.local.phone.apns_endpoint import ReceivedPush
 from callflow.models import Commitment, Outcome, User
-from callflow.phone.apns_endpoint import ReceivedPush
 from callflow.settings import Settings
 from workflows.call import CallWorkflow
 from workflows.messages import CallInput, CallTimings, workflow_id_for
 
-log = logging.getLogger("callflow.bench.peak")
+log = logging.getLogger("callflow.local.bench.peak")
 
 MAX_CALLS = 20_000
 # The goal of the issue, on this 2-core machine, for 1,000 calls due at once.

@@ -11,7 +11,7 @@ import zlib
 import pytest
 from livekit import rtc
 
-from callflow.phone.device import (
+from callflow.local.phone.device import (
     METHODS,
     RPC_BAD_REQUEST,
     RPC_PERMISSION_DENIED,

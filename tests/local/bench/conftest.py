@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from callflow.bench.peak import PeakOptions, run_peak_async
+from callflow.local.bench.peak import PeakOptions, run_peak_async
 
 SMALL_PEAK_CALLS = 20
 

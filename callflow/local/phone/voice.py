@@ -25,8 +25,8 @@ from livekit import rtc
 
 from agent.offline.espeak import Pcm, synthesize
 from agent.offline.script import ConversationScript, get_script
-from callflow.phone.device import DeviceState, RpcHandler, device_rpc_handlers
-from callflow.phone.simulator import NUM_CHANNELS, SAMPLE_RATE, ConnectedCall
+from callflow.local.phone.device import DeviceState, RpcHandler, device_rpc_handlers
+from callflow.local.phone.simulator import NUM_CHANNELS, SAMPLE_RATE, ConnectedCall
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from livekit import api
 
-from callflow.phone.simulator import Mode, Outcome, PhoneSimulator
-from callflow.stack.temporal import free_port
+from callflow.local.phone.simulator import Mode, Outcome, PhoneSimulator
+from callflow.local.stack.temporal import free_port
 
 
 def payload(call_id: str, user_id: str = "user-1", expires_in_s: float = 60) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from callflow.local.stack.local import StackOptions, settings_env, start_local_stack
 from callflow.settings import Settings
-from callflow.stack.local import StackOptions, settings_env, start_local_stack
 
 
 async def run_dev(settings: Settings, *, with_agent: bool) -> None:

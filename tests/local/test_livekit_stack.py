@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callflow.stack.livekit import LiveKitStackError, LocalLiveKit, start_livekit
+from callflow.local.stack.livekit import LiveKitStackError, LocalLiveKit, start_livekit
 
 API_KEY = "devkey"
 SECRET = "a-test-secret-that-is-long-enough-0123456789"

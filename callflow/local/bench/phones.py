@@ -16,11 +16,11 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from callflow.phone.apns_endpoint import LocalApns
+from callflow.local.phone.apns_endpoint import LocalApns
 from workflows.call import CallWorkflow
 from workflows.messages import ParticipantEvent, RoomFinished, workflow_id_for
 
-log = logging.getLogger("callflow.bench.phones")
+log = logging.getLogger("callflow.local.bench.phones")
 
 _SIGNAL_ATTEMPTS = 5
 

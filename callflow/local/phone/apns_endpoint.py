@@ -34,7 +34,7 @@ from callflow.push.provider_token import (
     verify_provider_token,
 )
 
-log = logging.getLogger("callflow.phone.apns_endpoint")
+log = logging.getLogger("callflow.local.phone.apns_endpoint")
 
 DeviceHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -429,7 +429,7 @@ async def start_local_apns(
     config.graceful_timeout = 1
     config.backlog = 1024
     config.accesslog = None
-    config.errorlog = logging.getLogger("callflow.phone.apns_endpoint.hypercorn")
+    config.errorlog = logging.getLogger("callflow.local.phone.apns_endpoint.hypercorn")
     shutdown = asyncio.Event()
     server = asyncio.create_task(serve(app, config, shutdown_trigger=shutdown.wait))  # type: ignore[arg-type]
     await asyncio.sleep(0)

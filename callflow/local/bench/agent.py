@@ -29,14 +29,14 @@ import psutil
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from callflow.bench.errors import BenchInputError, BenchSetupError, BenchTimeout
-from callflow.bench.stats import percentile
-from callflow.demo import run_call, seed_user
+from callflow.local.bench.errors import BenchInputError, BenchSetupError, BenchTimeout
+from callflow.local.bench.stats import percentile
+from callflow.local.demo import run_call, seed_user
+from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.settings import Settings, get_settings
-from callflow.stack.local import LocalStack, StackOptions, start_local_stack
 from workflows.messages import AgentReport, TurnLatency, workflow_id_for
 
-log = logging.getLogger("callflow.bench.agent")
+log = logging.getLogger("callflow.local.bench.agent")
 
 MAX_CALLS = 100
 # One offline conversation takes about a minute; a call this late is stuck, not slow.

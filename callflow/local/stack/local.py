@@ -21,22 +21,22 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from callflow.notify.local_receiver import LocalReceiver, start_local_receiver
-from callflow.phone.apns_endpoint import LocalApns, start_local_apns
-from callflow.phone.simulator import PhoneSimulator
+from callflow.local.app_backend import LocalReceiver, start_local_receiver
+from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
+from callflow.local.phone.simulator import PhoneSimulator
+from callflow.local.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.stack.postgres import LocalPostgres, start_postgres
+from callflow.local.stack.temporal import DevServer, free_port, start_dev_server
 from callflow.records.postgres import PostgresRecords
 from callflow.runtime import build_ports
 from callflow.schedules.manager import ScheduleManager
 from callflow.schedules.routes import schedule_routes
 from callflow.service import ServiceDeps, create_app, serve
 from callflow.settings import Settings
-from callflow.stack.livekit import LocalLiveKit, start_livekit
-from callflow.stack.postgres import LocalPostgres, start_postgres
-from callflow.stack.temporal import DevServer, free_port, start_dev_server
 from callflow.temporal_client import connect_temporal
 from worker import Ports, create_worker
 
-log = logging.getLogger("callflow.stack")
+log = logging.getLogger("callflow.local.stack")
 LOCAL_LIVEKIT_SECRET_BYTES = 24  # -> 32+ characters, as livekit-server wants
 
 
@@ -209,7 +209,7 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
 
         phone_logs: dict[str, Any] = {}
         if options.with_agent:
-            from callflow.phone.voice import phone_app
+            from callflow.local.phone.voice import phone_app
 
             rpc_handlers, on_connected, phone_logs = phone_app(voice=settings.phone_voice)
             phone = PhoneSimulator(
