@@ -1,7 +1,12 @@
-"""Adapter selection from Settings, and the long-running processes built on it.
+"""The one place the system is assembled: adapters chosen from `Settings`, the Temporal worker
+and the call API service built on them.
 
-Unset provider keys select the local adapters (DESIGN.md section 3); the log line
-`adapters: ...` names what each port uses, never a secret.
+Production (`callflow worker`, `callflow serve-api`), the local stack, the demo, the benchmarks
+and the end-to-end tests all go through these functions; the local stack only changes the
+endpoints in the settings it passes. Unset provider keys select the local adapters. Every
+builder returns its adapter with a description of it, and that description is what the log
+line `adapter <port> <description>` prints, so the log cannot disagree with the choice (and
+never holds a secret).
 """
 
 from __future__ import annotations
@@ -10,24 +15,68 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import httpx
+from starlette.types import ASGIApp
+from temporalio.client import Client
+from temporalio.worker import Worker
 
+from activities.analysis import AnalysisActivities, NotifyActivities
+from activities.memory import MemoryActivities
+from activities.records import RecordsActivities
+from activities.ring import RingActivities
+from activities.rooms import RoomActivities
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
 from callflow.notify.webhook import SignedWebhookNotifier
-from callflow.ports import CallAnalyzer, MemoryStore, RecordsStore
+from callflow.ports import (
+    AppBackendNotifier,
+    CallAnalyzer,
+    MemoryStore,
+    PushSender,
+    RecordsStore,
+    RoomService,
+)
 from callflow.push.apns import ApnsPushSender
 from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
 from callflow.rooms.livekit import LiveKitRooms
+from callflow.schedules.intents import PostgresScheduleIntentStore
+from callflow.schedules.manager import ScheduleManager
+from callflow.schedules.routes import schedule_routes
+from callflow.service.app import create_app
+from callflow.service.deps import ServiceDeps
 from callflow.settings import ConfigurationError, Settings, get_settings
+from callflow.telemetry import asgi_metrics_middleware
 from callflow.temporal_client import connect_temporal
-from worker import Ports, create_worker
+from workflows.call import CallWorkflow
 
 log = logging.getLogger("callflow")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Built(Generic[T]):
+    """An adapter and what it is, in words safe to log."""
+
+    adapter: T
+    description: str
+
+
+@dataclass
+class Ports:
+    records: RecordsStore
+    memory: MemoryStore
+    push: PushSender
+    rooms: RoomService
+    analyzer: CallAnalyzer
+    notifier: AppBackendNotifier | None
+    descriptions: dict[str, str] = field(default_factory=dict)
 
 
 def _require_database_url(settings: Settings, port: str) -> str:
@@ -39,46 +88,60 @@ def _require_database_url(settings: Settings, port: str) -> str:
     return settings.database_url
 
 
-async def build_records(settings: Settings, stack: AsyncExitStack) -> RecordsStore:
+async def build_records(settings: Settings, stack: AsyncExitStack) -> Built[RecordsStore]:
     settings.require_supabase()
     if settings.supabase_url:
         supabase = await SupabaseRecords.from_settings(settings)
         stack.push_async_callback(supabase.close)
-        return supabase
+        return Built(supabase, "supabase")
     records = await PostgresRecords.connect(_require_database_url(settings, "records"))
     stack.push_async_callback(records.close)
-    return records
+    return Built(records, "postgres (DATABASE_URL)")
 
 
-async def build_memory(settings: Settings, stack: AsyncExitStack) -> MemoryStore:
+async def build_memory(settings: Settings, stack: AsyncExitStack) -> Built[MemoryStore]:
     if settings.supermemory_api_key:
         supermemory = SupermemoryMemory.from_settings(settings)
         stack.push_async_callback(supermemory.close)
-        return supermemory
+        return Built(supermemory, "supermemory")
     memory = await PostgresMemory.connect(_require_database_url(settings, "memory"))
     stack.push_async_callback(memory.close)
-    return memory
+    return Built(memory, "postgres full-text (no SUPERMEMORY_API_KEY)")
 
 
-def build_analyzer(settings: Settings) -> CallAnalyzer:
+def build_analyzer(settings: Settings) -> Built[CallAnalyzer]:
     if settings.openai_api_key:
-        return OpenAIAnalyzer.create(
+        analyzer = OpenAIAnalyzer.create(
             settings.openai_api_key.get_secret_value(),
             settings.openai_model,
             settings.openai_base_url,
         )
-    return OfflineAnalyzer()
+        return Built(analyzer, f"openai structured output ({settings.openai_model})")
+    reason = (
+        "ANTHROPIC_API_KEY serves the agent only; set OPENAI_API_KEY for LLM analysis"
+        if settings.anthropic_api_key
+        else "no OPENAI_API_KEY"
+    )
+    return Built(OfflineAnalyzer(), f"offline heuristic analyzer ({reason})")
 
 
-async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
-    settings.validate_for_runtime()
+def build_push(settings: Settings, stack: AsyncExitStack) -> Built[PushSender]:
     if settings.uses_production_apns:
         push = ApnsPushSender.production(settings)
+        described = f"apns ({'sandbox' if settings.apns_use_sandbox else 'production'})"
     else:
         push = ApnsPushSender.local_from_state(
             settings.state_dir, settings.local_apns_host, settings.local_apns_port
         )
+        described = (
+            f"local apns endpoint {settings.local_apns_host}:{settings.local_apns_port} "
+            "(no APNS_KEY_*)"
+        )
     stack.push_async_callback(push.close)
+    return Built(push, described)
+
+
+def build_rooms(settings: Settings, stack: AsyncExitStack) -> Built[RoomService]:
     rooms = LiveKitRooms(
         settings.livekit_url,
         settings.livekit_api_key,
@@ -86,24 +149,83 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
         departure_timeout_s=settings.livekit_departure_timeout_s,
     )
     stack.push_async_callback(rooms.close)
-    notifier = None
-    if settings.app_backend_webhook_url:
-        http = httpx.AsyncClient()
-        stack.push_async_callback(http.aclose)
-        notifier = SignedWebhookNotifier(
-            settings.app_backend_webhook_url, settings.app_backend_webhook_secret, http
-        )
-    ports = Ports(
-        records=await build_records(settings, stack),
-        memory=await build_memory(settings, stack),
-        push=push,
-        rooms=rooms,
-        analyzer=build_analyzer(settings),
-        notifier=notifier,
+    return Built(rooms, f"livekit at {settings.livekit_url}")
+
+
+def build_notifier(settings: Settings, stack: AsyncExitStack) -> Built[AppBackendNotifier | None]:
+    if not settings.app_backend_webhook_url:
+        return Built(None, "none configured (post-call webhook skipped)")
+    http = httpx.AsyncClient()
+    stack.push_async_callback(http.aclose)
+    notifier = SignedWebhookNotifier(
+        settings.app_backend_webhook_url, settings.app_backend_webhook_secret, http
     )
-    for port, adapter in settings.describe_adapters().items():
-        log.info("adapter %-11s %s", port, adapter)
+    return Built(notifier, f"signed webhook to {settings.app_backend_webhook_url}")
+
+
+async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
+    settings.validate_for_runtime()
+    push = build_push(settings, stack)
+    rooms = build_rooms(settings, stack)
+    notifier = build_notifier(settings, stack)
+    records = await build_records(settings, stack)
+    memory = await build_memory(settings, stack)
+    analyzer = build_analyzer(settings)
+    ports = Ports(
+        records=records.adapter,
+        memory=memory.adapter,
+        push=push.adapter,
+        rooms=rooms.adapter,
+        analyzer=analyzer.adapter,
+        notifier=notifier.adapter,
+        descriptions={
+            "records": records.description,
+            "memory": memory.description,
+            "push": push.description,
+            "rooms": rooms.description,
+            "analysis": analyzer.description,
+            "app_backend": notifier.description,
+        },
+    )
+    for port, description in ports.descriptions.items():
+        log.info("adapter %-11s %s", port, description)
     return ports
+
+
+def activities_for(ports: Ports) -> list[Callable[..., Any]]:
+    records = RecordsActivities(ports.records)
+    memory = MemoryActivities(ports.memory)
+    ring = RingActivities(ports.rooms, ports.push, ports.records)
+    rooms = RoomActivities(ports.rooms)
+    analysis = AnalysisActivities(ports.analyzer)
+    notify = NotifyActivities(ports.notifier)
+    return [
+        records.load_call_context,
+        records.save_call_record,
+        memory.fetch_memory,
+        memory.write_memory,
+        ring.ring,
+        ring.withhold_push,
+        rooms.close_room,
+        rooms.probe_room,
+        analysis.analyze_call,
+        notify.notify_app_backend,
+    ]
+
+
+def create_worker(client: Client, ports: Ports, settings: Settings, **options: Any) -> Worker:
+    """The worker for `CallWorkflow` and its activities, tuned by `settings` (its task queue and
+    slots). `options` are extra `Worker` arguments for tests (never a tuning)."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[CallWorkflow],
+        activities=activities_for(ports),
+        max_concurrent_activities=settings.worker_max_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        **options,
+    )
 
 
 async def run_worker(
@@ -113,14 +235,7 @@ async def run_worker(
     async with AsyncExitStack() as stack:
         client = await connect_temporal(settings)
         ports = await build_ports(settings, stack)
-        worker = create_worker(
-            client,
-            ports,
-            task_queue=settings.task_queue,
-            max_concurrent_activities=settings.worker_max_activities,
-            max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
-            max_cached_workflows=settings.worker_max_cached_workflows,
-        )
+        worker = create_worker(client, ports, settings)
         log.info(
             "worker polling task queue %r at %s", settings.task_queue, settings.temporal_address
         )
@@ -133,3 +248,43 @@ async def run_worker(
 async def run_worker_from_settings() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     await run_worker(get_settings())
+
+
+TemporalSource = Client | Callable[[], Awaitable[Client]]
+
+
+async def build_service_app(
+    settings: Settings,
+    stack: AsyncExitStack,
+    temporal: TemporalSource | None = None,
+    records: RecordsStore | None = None,
+) -> ASGIApp:
+    """The webhook + call API app (with the schedule routes and metrics), as `serve-api` runs it.
+
+    `temporal` is a connected client, or an async factory; by default the client connects on
+    first use, so the service starts (and answers 503) while Temporal is still down.
+    """
+    if records is None:
+        records = (await build_records(settings, stack)).adapter
+    client: Client | None = temporal if isinstance(temporal, Client) else None
+    factory = temporal if callable(temporal) and not isinstance(temporal, Client) else None
+
+    async def connected() -> Client:
+        nonlocal client
+        if client is None:
+            client = await (factory() if factory else connect_temporal(settings))
+        return client
+
+    intents = None
+    if settings.database_url:
+        intents = await PostgresScheduleIntentStore.connect(settings.database_url)
+        stack.push_async_callback(intents.close)
+
+    async def manager() -> ScheduleManager:
+        return ScheduleManager(await connected(), settings, intents)
+
+    app = create_app(
+        ServiceDeps(temporal=client or connected, records=records, settings=settings),
+        extra_routes=schedule_routes(manager),
+    )
+    return asgi_metrics_middleware(app, settings)

@@ -1,7 +1,7 @@
 """The one configuration object of callflow, read from the environment (and `.env`).
 
-Unset provider keys select the local adapters of DESIGN.md section 3; `describe_adapters()`
-says which adapter each port uses so the logs can name them without ever printing a secret.
+Unset provider keys select the local adapters (docs/architecture.md, "Ports and adapters");
+`callflow.runtime` makes the choice and logs it, never a secret.
 """
 
 from __future__ import annotations
@@ -192,34 +192,6 @@ class Settings(BaseSettings):
     @property
     def uses_production_apns(self) -> bool:
         return bool(self.apns_key_path and self.apns_key_id and self.apns_team_id)
-
-    def describe_adapters(self) -> dict[str, str]:
-        """Which adapter each port uses; safe to log (never contains a secret)."""
-        if self.anthropic_api_key and self.openai_api_key:
-            # The agent builds a FallbackAdapter when both keys are set.
-            llm = f"fallback: openai ({self.openai_model}) -> anthropic ({self.anthropic_model})"
-        elif self.anthropic_api_key:
-            llm = f"anthropic ({self.anthropic_model})"
-        elif self.openai_api_key:
-            llm = f"openai ({self.openai_model})"
-        else:
-            llm = "offline scripted LLM (no OPENAI_API_KEY)"
-        return {
-            "records": "supabase" if self.supabase_url else "embedded postgres",
-            "memory": "supermemory"
-            if self.supermemory_api_key
-            else "postgres full-text (no SUPERMEMORY_API_KEY)",
-            "push": "apns" if self.uses_production_apns else "local apns endpoint (no APNS_KEY_*)",
-            "rooms": f"livekit at {self.livekit_url}",
-            "llm": llm,
-            "analysis": "llm structured output"
-            if (self.openai_api_key or self.anthropic_api_key)
-            else "offline analyzer (no OPENAI_API_KEY)",
-            "stt_tts": "cartesia"
-            if self.cartesia_api_key
-            else "offline (scripted STT, espeak-ng TTS)",
-            "app_backend": self.app_backend_webhook_url or "none configured (webhook skipped)",
-        }
 
 
 def settings_env_names() -> dict[str, str]:

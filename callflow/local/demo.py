@@ -137,7 +137,7 @@ async def demo(settings: Settings, *, with_agent: bool) -> dict[str, Any]:
         settings, StackOptions(state_dir=state_dir, with_agent=with_agent)
     )
     try:
-        for port, adapter in stack.settings.describe_adapters().items():
+        for port, adapter in stack.ports.descriptions.items():
             _say(f"  {port:<11} {adapter}")
         user = await seed_user(stack)
         summary = await run_call(stack, user.user_id)

@@ -25,6 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from callflow.local.stack.temporal import start_time_skipping_server
 from callflow.models import Commitment, User
+from callflow.runtime import Ports, create_worker
+from callflow.settings import Settings
 from tests.workflows.fakes import (
     FakePhone,
     FakeRooms,
@@ -33,7 +35,6 @@ from tests.workflows.fakes import (
     RecordingNotifier,
     ScriptedAnalyzer,
 )
-from worker import Ports, create_worker
 from workflows.call import CallWorkflow
 from workflows.messages import (
     CallInput,
@@ -123,7 +124,7 @@ async def _run(
     )
     call_id = f"c-{uuid.uuid4().hex[:10]}"
     task_queue = f"record-{uuid.uuid4().hex[:8]}"
-    async with create_worker(env.client, ports, task_queue=task_queue):
+    async with create_worker(env.client, ports, Settings(task_queue=task_queue)):
         handle = await env.client.start_workflow(
             CallWorkflow.run,
             CallInput(call_id=call_id, user_id=USER, timings=TIMINGS, **fields),  # type: ignore[arg-type]

@@ -15,6 +15,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from callflow.models import Commitment, User
+from callflow.runtime import Ports, create_worker
+from callflow.settings import Settings
 from tests.workflows.fakes import (
     FakePhone,
     FakeRooms,
@@ -24,7 +26,6 @@ from tests.workflows.fakes import (
     ScriptedAnalyzer,
     turn,
 )
-from worker import Ports, create_worker
 from workflows.call import CallWorkflow
 from workflows.messages import (
     AgentReady,
@@ -79,7 +80,7 @@ class Harness:
             self.records, self.memory, self.phone, self.rooms, self.analyzer, self.notifier
         )
         call_id = f"c-{uuid.uuid4().hex[:10]}"
-        async with create_worker(self.env.client, ports, task_queue=self.task_queue):
+        async with create_worker(self.env.client, ports, Settings(task_queue=self.task_queue)):
             handle = await self.env.client.start_workflow(
                 CallWorkflow.run,
                 CallInput(call_id=call_id, user_id=USER, timings=timings, **input_fields),  # type: ignore[arg-type]

@@ -28,13 +28,10 @@ from callflow.local.stack.livekit import LocalLiveKit, start_livekit
 from callflow.local.stack.postgres import LocalPostgres, start_postgres
 from callflow.local.stack.temporal import DevServer, free_port, start_dev_server
 from callflow.records.postgres import PostgresRecords
-from callflow.runtime import build_ports
-from callflow.schedules.manager import ScheduleManager
-from callflow.schedules.routes import schedule_routes
-from callflow.service import ServiceDeps, create_app, serve
+from callflow.runtime import Ports, build_ports, build_service_app, create_worker
+from callflow.service import serve
 from callflow.settings import Settings
 from callflow.temporal_client import connect_temporal
-from worker import Ports, create_worker
 
 log = logging.getLogger("callflow.local.stack")
 LOCAL_LIVEKIT_SECRET_BYTES = 24  # -> 32+ characters, as livekit-server wants
@@ -189,14 +186,8 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         records = await PostgresRecords.connect(postgres.dsn)
         exit_stack.push_async_callback(records.close)
 
-        schedules = ScheduleManager(client, settings)
-        api = await serve(
-            create_app(
-                ServiceDeps(temporal=client, records=records, settings=settings),
-                extra_routes=schedule_routes(lambda: schedules),
-            ),
-            port=api_port,
-        )
+        app = await build_service_app(settings, exit_stack, temporal=client, records=records)
+        api = await serve(app, port=api_port)
         exit_stack.push_async_callback(api.stop)
         api_url = f"http://127.0.0.1:{api_port}"
 
@@ -220,7 +211,7 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         exit_stack.push_async_callback(phone.close)
 
         ports = await build_ports(settings, exit_stack)
-        worker = create_worker(client, ports, task_queue=settings.task_queue)
+        worker = create_worker(client, ports, settings)
         await exit_stack.enter_async_context(worker)
 
         stack = LocalStack(
