@@ -1,4 +1,5 @@
-"""Calls the phone's device RPC methods (DESIGN.md section 5) from the agent's participant.
+"""Calls the phone's device RPC methods from the agent's participant (the iOS contract:
+docs/architecture.md, "Contracts with the iOS app").
 
 rtc.RpcError codes and timeouts are translated here into agent.errors.DeviceError subclasses,
 whose `spoken` text is safe and useful to read to the user.

@@ -1,4 +1,4 @@
-"""The Protocols each external system sits behind (DESIGN.md section 3).
+"""The Protocols each external system sits behind (docs/architecture.md, "Ports and adapters").
 
 Each has a production adapter and a local one that really works; activities receive them by
 injection, so the workflow never knows which is in use.
@@ -96,7 +96,7 @@ class NewCommitment:
 
 @dataclass
 class CallAnalysis:
-    """Validated structured output of the post-call analysis (DESIGN.md section 4)."""
+    """Validated structured output of the post-call analysis."""
 
     summary: str
     mood: str

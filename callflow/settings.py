@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8090
 
-    # --- call timings (DESIGN.md section 1)
+    # --- call timings (docs/architecture.md, "One call's life")
     join_timeout_s: float = 45.0
     max_attempts: int = 3
     retry_backoff_s: list[float] = Field(default_factory=lambda: [120.0, 300.0])

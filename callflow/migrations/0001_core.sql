@@ -1,4 +1,4 @@
--- callflow records and memory schema (DESIGN.md sections 3 and 4).
+-- callflow records and memory schema (docs/architecture.md).
 -- Plain Postgres SQL: the same file applies to the embedded Postgres and to Supabase
 -- (supabase db push, or paste into the SQL editor). Re-running it is harmless.
 

@@ -1,4 +1,4 @@
-"""The rooms port's LiveKit adapter (DESIGN.md section 3): rooms, agent dispatch, phone tokens."""
+"""The rooms port's LiveKit adapter: rooms, agent dispatch, phone tokens."""
 
 from callflow.rooms.errors import RoomsError, RoomsInvalidInput, RoomsRejected, RoomsUnavailable
 from callflow.rooms.livekit import LiveKitRooms

@@ -44,7 +44,7 @@ def token(server: LocalLiveKit, room: str, identity: str, *, agent: bool = False
 
 
 def push_payload(server: LocalLiveKit, room: str, identity: str) -> dict[str, Any]:
-    """A VoIP push payload as the workflow sends it (DESIGN.md section 5)."""
+    """A VoIP push payload as the workflow sends it (the iOS contract)."""
     return {
         "call_id": room,
         "provider": "livekit",

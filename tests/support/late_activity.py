@@ -61,5 +61,5 @@ if __name__ == "__main__":
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     asyncio.run(main(sys.argv[1]))
     logging.shutdown()
-    # Skip interpreter teardown: the SDK's threads can abort it under load (FACTS.md, Temporal).
+    # Skip interpreter teardown: the SDK's threads can abort it under load.
     os._exit(0)

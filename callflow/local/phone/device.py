@@ -1,4 +1,5 @@
-"""The iOS app's device RPC methods (DESIGN.md section 5), as the phone simulator serves them.
+"""The iOS app's device RPC methods, as the phone simulator serves them (the contract:
+docs/architecture.md, "Contracts with the iOS app").
 
 JSON in, JSON out. Values are plausible for an iPhone; what the app would refuse (location
 without permission, an unknown vibration pattern) is refused with an `rtc.RpcError` carrying an

@@ -1,4 +1,5 @@
-"""The phone simulator: the stand-in for the iOS app when a VoIP push arrives (DESIGN.md section 5).
+"""The phone simulator: the stand-in for the iOS app when a VoIP push arrives (the contract:
+docs/architecture.md, "Contracts with the iOS app").
 
 Per user or per call it answers (joins the LiveKit room with the push's token and publishes a
 microphone), declines (reports it through an injected callback, as the app's backend would) or

@@ -1,6 +1,6 @@
-"""A single-node livekit-server on loopback (DESIGN.md section 6).
+"""A single-node livekit-server on loopback (docs/architecture.md, "What may import what").
 
-The server is a Go binary built once from the Go module proxy and cached (FACTS.md); every
+The server is a Go binary built once from the Go module proxy and cached; every
 instance gets its own free signal, RTC-TCP and UDP ports so several can run side by side (tests).
 """
 

