@@ -29,13 +29,19 @@ def prices_from(settings: Settings) -> PriceTable:
 
 
 def call_input_from(
-    settings: Settings, *, call_id: str, user_id: str, reason: str = "on_demand"
+    settings: Settings,
+    *,
+    call_id: str,
+    user_id: str,
+    reason: str = "on_demand",
+    scheduled_for: str | None = None,
 ) -> CallInput:
     return CallInput(
         call_id=call_id,
         user_id=user_id,
         timings=timings_from(settings),
         reason=reason,
+        scheduled_for=scheduled_for,
         caller_name=settings.caller_name,
         agent_name=settings.agent_name,
         phone_token_ttl_s=settings.phone_token_ttl_s,

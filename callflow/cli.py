@@ -13,6 +13,7 @@ import click
 from callflow.operator.cli import calls
 from callflow.schedules.cli import schedules
 from callflow.settings import ConfigurationError, get_settings
+from callflow.telemetry import shutdown_sdk_runtimes
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -80,8 +81,14 @@ def codec_server(host: str | None, port: int | None) -> None:
 @click.argument("user_id")
 @click.option("--api", default=None, help="call API base URL (default: from settings)")
 @click.option("--idempotency-key", default=None)
-def call(user_id: str, api: str | None, idempotency_key: str | None) -> None:
-    """Start a call now for USER_ID through the call API."""
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="book the call for later: an ISO 8601 time with an offset (2026-12-02T07:30:00+01:00)",
+)
+def call(user_id: str, api: str | None, idempotency_key: str | None, at: str | None) -> None:
+    """Start a call for USER_ID through the call API: now, or at --at."""
     import httpx
 
     settings = get_settings()
@@ -89,6 +96,8 @@ def call(user_id: str, api: str | None, idempotency_key: str | None) -> None:
     body = {"user_id": user_id, "reason": "on_demand"}
     if idempotency_key:
         body["idempotency_key"] = idempotency_key
+    if at:
+        body["scheduled_for"] = at
     response = httpx.post(f"{base}/calls", json=body, timeout=30)
     click.echo(json.dumps(response.json(), indent=2))
     sys.exit(0 if response.is_success else 1)
@@ -150,6 +159,10 @@ def run() -> None:
     except ConfigurationError as e:
         click.echo(f"configuration error: {e}", err=True)
         sys.exit(2)
+    finally:
+        # Before the interpreter finalises: a Temporal SDK thread still running then aborts the
+        # process after the command succeeded (callflow/telemetry.py says why).
+        shutdown_sdk_runtimes()
 
 
 if __name__ == "__main__":

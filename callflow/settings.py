@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # A scheduled call's ring activity starts this long before the due time and waits in the
     # worker, so the due second costs the Temporal server nothing (0 turns arming off).
     ring_arm_s: float = 60.0
+    # `POST /calls` with `scheduled_for` books a call at most this many days ahead.
+    booking_horizon_days: int = Field(default=30, ge=1, le=366)
 
     # --- Temporal worker: every armed ring holds an activity slot until its due time, so
     # slots must outnumber the calls due within ring_arm_s on one worker.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from callflow.service.errors import MalformedBody, ValidationFailed
 
@@ -47,15 +48,60 @@ def _text(data: dict[str, object], name: str, *, required: bool, hint: str) -> s
     return value.strip()
 
 
+def parse_scheduled_for(
+    value: object, *, now: datetime, horizon: timedelta, name: str = "scheduled_for"
+) -> datetime:
+    """An ISO 8601 instant with an offset, in the future and within `horizon`, as UTC."""
+    example = (now + timedelta(hours=2)).replace(microsecond=0).isoformat()
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(
+            f"`{name}` must be an ISO 8601 date-time with an offset, e.g. {example!r}", field=name
+        )
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"`{name}` {value!r} is not an ISO 8601 date-time: send e.g. {example!r}", field=name
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValidationFailed(
+            f"`{name}` {value!r} has no UTC offset: add one (e.g. {example!r}) so the call rings "
+            "at the instant meant",
+            field=name,
+        )
+    at = at.astimezone(UTC)
+    if at <= now:
+        raise ValidationFailed(
+            f"`{name}` {value!r} is in the past: send a future time, or leave it out to call now",
+            field=name,
+        )
+    if at > now + horizon:
+        raise ValidationFailed(
+            f"`{name}` {value!r} is more than {horizon.days} days ahead: book at most "
+            f"{horizon.days} days ahead (CALLFLOW_BOOKING_HORIZON_DAYS), or use a schedule",
+            field=name,
+        )
+    return at
+
+
 @dataclass(frozen=True)
 class StartCallRequest:
     user_id: str
     idempotency_key: str | None = None
     reason: str = ON_DEMAND
+    scheduled_for: datetime | None = None  # UTC; None rings now
 
     @classmethod
-    def parse(cls, body: bytes, *, header_key: str | None = None) -> StartCallRequest:
-        """`idempotency_key` may also come from the `Idempotency-Key` header (the body wins)."""
+    def parse(
+        cls,
+        body: bytes,
+        *,
+        header_key: str | None = None,
+        now: datetime | None = None,
+        booking_horizon: timedelta = timedelta(days=30),
+    ) -> StartCallRequest:
+        """`idempotency_key` may also come from the `Idempotency-Key` header (the body wins).
+        `scheduled_for` books the call for later (it prepares ahead and rings on time)."""
         data = parse_json_object(body)
         user_id = _text(data, "user_id", required=True, hint="send the id of an existing user")
         assert user_id is not None
@@ -74,7 +120,12 @@ class StartCallRequest:
             )
         if key is None and header_key and header_key.strip():
             key = header_key.strip()[:MAX_ID_LENGTH]
-        return cls(user_id=user_id, idempotency_key=key, reason=reason)
+        scheduled_for = None
+        if data.get("scheduled_for") is not None:
+            scheduled_for = parse_scheduled_for(
+                data["scheduled_for"], now=now or datetime.now(UTC), horizon=booking_horizon
+            )
+        return cls(user_id=user_id, idempotency_key=key, reason=reason, scheduled_for=scheduled_for)
 
     def call_id(self) -> str:
         """Deterministic for an idempotency key (scoped to the user), random without one."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +28,8 @@ from workflows.messages import (
     CallInput,
     CancelRequest,
     Declined,
+    SignalName,
+    temporal_ui_link,
     workflow_id_for,
 )
 
@@ -89,7 +92,9 @@ class ServiceRoutes:
 
     async def start_call(self, request: Request) -> JSONResponse:
         req = StartCallRequest.parse(
-            await request.body(), header_key=request.headers.get("idempotency-key")
+            await request.body(),
+            header_key=request.headers.get("idempotency-key"),
+            booking_horizon=timedelta(days=self.settings.booking_horizon_days),
         )
         try:
             user = await self.records.get_user(req.user_id)
@@ -113,7 +118,10 @@ class ServiceRoutes:
             req.user_id,
             "started" if created else "already existed (idempotency key reused)",
         )
-        return JSONResponse(self._call_ref(call_id), status_code=201 if created else 200)
+        ref: dict[str, str | None] = {**self._call_ref(call_id)}
+        if req.scheduled_for is not None:
+            ref["scheduled_for"] = req.scheduled_for.isoformat()
+        return JSONResponse(ref, status_code=201 if created else 200)
 
     async def call_status(self, request: Request) -> JSONResponse:
         call_id = request.path_params["call_id"]
@@ -130,7 +138,7 @@ class ServiceRoutes:
             if req.reason
             else Declined(event_id=req.event_id)
         )
-        await self.workflows.signal(call_id, "declined", signal)
+        await self.workflows.signal(call_id, SignalName.DECLINED, signal)
         return JSONResponse(
             {"status": "accepted", "call_id": call_id, "event_id": req.event_id}, status_code=202
         )
@@ -147,15 +155,20 @@ class ServiceRoutes:
 
     def _call_input(self, call_id: str, req: StartCallRequest) -> CallInput:
         return call_input_from(
-            self.settings, call_id=call_id, user_id=req.user_id, reason=req.reason
+            self.settings,
+            call_id=call_id,
+            user_id=req.user_id,
+            reason=req.reason,
+            scheduled_for=req.scheduled_for.isoformat() if req.scheduled_for else None,
         )
 
     def _call_ref(self, call_id: str) -> dict[str, str]:
         workflow_id = workflow_id_for(call_id)
         namespace = self.workflows.namespace or self.settings.temporal_namespace
-        ui = self.settings.temporal_ui_url.rstrip("/")
         return {
             "call_id": call_id,
             "workflow_id": workflow_id,
-            "temporal_ui_url": f"{ui}/namespaces/{namespace}/workflows/{workflow_id}",
+            "temporal_ui_url": temporal_ui_link(
+                self.settings.temporal_ui_url, namespace, workflow_id
+            ),
         }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.service.conftest import KNOWN_USER, TASK_QUEUE, Stack
@@ -234,3 +236,41 @@ async def test_healthz_and_unknown_routes(stack: Stack) -> None:
     assert nowhere.json()["error"]["code"] == "not_found"
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_scheduled_for_books_the_call_for_that_instant(stack: Stack) -> None:
+    at = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    local = at.astimezone(timezone(timedelta(hours=-5)))  # sent with its own offset
+    response = await stack.http.post(
+        "/calls", json={"user_id": KNOWN_USER, "scheduled_for": local.isoformat()}
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["scheduled_for"] == at.isoformat()
+    call_input = (await received(stack, response.json()["call_id"])).call_input
+    assert call_input is not None
+    assert call_input.scheduled_for is not None
+    assert datetime.fromisoformat(call_input.scheduled_for) == at
+
+
+@pytest.mark.parametrize(
+    ("scheduled_for", "says"),
+    [
+        ("tomorrow at 7", "not an ISO 8601 date-time"),
+        ("2030-01-01T07:30:00", "has no UTC offset"),
+        ("2020-01-01T07:30:00+00:00", "in the past"),
+        ("2099-01-01T07:30:00+00:00", "more than 30 days ahead"),
+        (1767250000, "must be an ISO 8601 date-time"),
+    ],
+)
+async def test_bad_scheduled_for_is_422_naming_the_field(
+    stack: Stack, scheduled_for: object, says: str
+) -> None:
+    response = await stack.http.post(
+        "/calls", json={"user_id": KNOWN_USER, "scheduled_for": scheduled_for}
+    )
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "scheduled_for"
+    assert says in error["message"]
