@@ -1,4 +1,4 @@
-"""The webhook + call API service as a Starlette ASGI app (DESIGN.md section 2).
+"""The webhook + call API service as a Starlette ASGI app (docs/architecture.md, "Processes").
 
 Routes:
     POST /livekit/webhook            LiveKit room events -> workflow signals
@@ -50,6 +50,7 @@ def create_app(deps: ServiceDeps, extra_routes: Sequence[BaseRoute] = ()) -> Sta
             Route("/livekit/webhook", routes.livekit_webhook, methods=["POST"]),
             Route("/calls", routes.start_call, methods=["POST"]),
             Route("/calls/{call_id}", routes.call_status, methods=["GET"]),
+            Route("/calls/{call_id}/record", routes.call_record, methods=["GET"]),
             Route("/calls/{call_id}/decline", routes.decline_call, methods=["POST"]),
             Route("/calls/{call_id}/cancel", routes.cancel_call, methods=["POST"]),
             *extra_routes,

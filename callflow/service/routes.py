@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -34,6 +36,7 @@ from workflows.messages import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ServiceRoutes:
@@ -96,15 +99,7 @@ class ServiceRoutes:
             header_key=request.headers.get("idempotency-key"),
             booking_horizon=timedelta(days=self.settings.booking_horizon_days),
         )
-        try:
-            user = await self.records.get_user(req.user_id)
-        except Exception as e:
-            # Adapters raise their own hierarchies; only the type is shown (messages may
-            # carry connection strings).
-            log.error("records store failed looking up a user: %s", type(e).__name__)
-            raise RecordsUnavailable(
-                f"the records store failed ({type(e).__name__}); retry later"
-            ) from e
+        user = await self._read_records("looking up a user", self.records.get_user(req.user_id))
         if user is None:
             raise UserNotFound(
                 f"no user {req.user_id!r} in the records store: create the user first",
@@ -127,6 +122,18 @@ class ServiceRoutes:
         call_id = request.path_params["call_id"]
         status = await self.workflows.status(call_id)
         return JSONResponse(dataclasses.asdict(status))
+
+    async def call_record(self, request: Request) -> JSONResponse:
+        """The saved record of a finished call (404 while the call runs or if unknown)."""
+        call_id = request.path_params["call_id"]
+        record = await self._read_records("reading a call record", self.records.get_call(call_id))
+        if record is None:
+            raise CallNotFound(
+                f"no saved record for call {call_id!r}: the call is unknown or still running "
+                f"(GET /calls/{call_id} shows its status)",
+                field="call_id",
+            )
+        return JSONResponse(dataclasses.asdict(record))
 
     async def decline_call(self, request: Request) -> JSONResponse:
         call_id = request.path_params["call_id"]
@@ -152,6 +159,17 @@ class ServiceRoutes:
         return JSONResponse(dataclasses.asdict(accepted))
 
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _read_records(self, doing: str, read: Awaitable[T]) -> T:
+        try:
+            return await read
+        except Exception as e:
+            # Adapters raise their own hierarchies; only the type is shown (messages may
+            # carry connection strings).
+            log.error("records store failed %s: %s", doing, type(e).__name__)
+            raise RecordsUnavailable(
+                f"the records store failed ({type(e).__name__}); retry later"
+            ) from e
 
     def _call_input(self, call_id: str, req: StartCallRequest) -> CallInput:
         return call_input_from(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from callflow.models import CallRecord, TranscriptTurn
 from tests.service.conftest import KNOWN_USER, TASK_QUEUE, Stack
 from tests.service.helpers import finish, received, start_call
 from workflows.messages import workflow_id_for
@@ -274,3 +275,38 @@ async def test_bad_scheduled_for_is_422_naming_the_field(
     error = response.json()["error"]
     assert error["field"] == "scheduled_for"
     assert says in error["message"]
+
+
+async def test_the_saved_record_is_served_and_a_missing_one_is_404(stack: Stack) -> None:
+    call_id = f"rec-{uuid.uuid4().hex[:8]}"
+    missing = await stack.http.get(f"/calls/{call_id}/record")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["field"] == "call_id"
+
+    record = CallRecord(
+        call_id=call_id,
+        user_id=KNOWN_USER,
+        outcome="completed",
+        attempts=1,
+        started_at="2026-12-01T07:30:00+00:00",
+        ended_at="2026-12-01T07:34:10+00:00",
+        summary="Talked about the morning walk.",
+        mood="good",
+        transcript=[TranscriptTurn("user", "I walked every day", 1.0, 2.5)],
+        cost_usd=0.0123,
+    )
+    await stack.records.save_call(record)
+    found = await stack.http.get(f"/calls/{call_id}/record")
+
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert (body["call_id"], body["outcome"], body["summary"], body["mood"]) == (
+        call_id,
+        "completed",
+        "Talked about the morning walk.",
+        "good",
+    )
+    assert body["transcript"] == [
+        {"role": "user", "text": "I walked every day", "started_at": 1.0, "ended_at": 2.5}
+    ]
+    assert body["cost_usd"] == pytest.approx(0.0123)
