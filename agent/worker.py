@@ -13,9 +13,8 @@ import math
 import os
 import sys
 import warnings
-from typing import Any
 
-from livekit.agents import JobContext, JobProcess, WorkerOptions, cli
+from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
 from agent.call_session import PhoneNeverJoined, run_call
 from agent.errors import AgentError
@@ -77,25 +76,27 @@ def no_reported_load() -> float:
     return 0.0
 
 
-def worker_options(settings: Settings) -> WorkerOptions:
-    # With a finite threshold (production) keep livekit's CPU-based load: that is the
-    # back-pressure wanted there.
-    load: dict[str, Any] = (
-        {"load_fnc": no_reported_load} if math.isinf(settings.agent_load_threshold) else {}
-    )
-    return WorkerOptions(
-        entrypoint_fnc=entrypoint,
-        prewarm_fnc=prewarm,
-        agent_name=settings.agent_name,
+def build_server(settings: Settings) -> AgentServer:
+    """The agent server: `entrypoint` as its one rtc session, explicitly dispatched by
+    `settings.agent_name`, with `prewarm` run in every job process before a call arrives."""
+    server = AgentServer(
+        setup_fnc=prewarm,
+        # With a finite threshold (production) keep livekit's CPU-based load (None is its
+        # default): that is the back-pressure wanted there.
+        load_fnc=no_reported_load if math.isinf(settings.agent_load_threshold) else None,
+        load_threshold=settings.agent_load_threshold,
+        num_idle_processes=settings.agent_idle_processes,
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret.get_secret_value(),
         host="127.0.0.1",
         port=0,  # the worker's health endpoint; 0 = any free port, several workers may run
-        num_idle_processes=settings.agent_idle_processes,
-        load_threshold=settings.agent_load_threshold,
-        **load,
     )
+    # rtc_session's registrar form, not `@server.rtc_session` over a nested function: the
+    # server is made from settings at run time, and the job processes need `entrypoint`
+    # importable from this module.
+    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    return server
 
 
 def agent_env(settings: Settings) -> dict[str, str]:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     # run_app is the documented entry for `python myagent.py start`; it warns that the rich CLI
     # will move to `lk agent`, which is not installed here.
     warnings.filterwarnings("ignore", message="the built-in Python CLI is deprecated")
-    cli.run_app(worker_options(settings))
+    cli.run_app(build_server(settings))
 
 
 if __name__ == "__main__":

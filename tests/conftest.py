@@ -4,12 +4,18 @@ Areas keep apart on them without a server of their own: a Temporal task queue pe
 Postgres database per area (`area_database`, package-scoped), rooms with unique names.
 An area that needs a server configured differently (the service's livekit-server posts its
 webhooks to the service under test) starts its own.
+
+Tests are offline: the provider keys of the machine running them (and a developer's `.env`)
+never reach them. They are cleared here at collection, before any session fixture starts a
+server or a subprocess, and again around every test (`offline_provider_env`); a test that wants
+a key sets it itself (monkeypatch.setenv, or Settings(...) fields).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,10 +30,55 @@ from callflow.local.stack.temporal import DevServer, start_dev_server, start_tim
 from callflow.memory.postgres import PostgresMemory
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
+from callflow.settings import Settings, get_settings
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
 from tests.support.postgres import database_for
 
 LIVEKIT_API_KEY = "tests-key"
+
+# Variables that would select a real provider (or point one somewhere) if a test saw them.
+PROVIDER_ENV_NAMES = frozenset(
+    {
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CARTESIA_API_KEY",
+        "CARTESIA_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "SUPERMEMORY_API_KEY",
+        "SUPERMEMORY_BASE_URL",
+    }
+)
+PROVIDER_ENV_PREFIXES = ("SUPABASE_", "APNS_")
+
+
+def provider_env_names(environ: Mapping[str, str]) -> list[str]:
+    """The provider variables set in `environ`."""
+    return sorted(
+        name
+        for name in environ
+        if name in PROVIDER_ENV_NAMES or name.startswith(PROVIDER_ENV_PREFIXES)
+    )
+
+
+# At collection: session fixtures (servers, subprocesses) start before any function fixture.
+for _name in provider_env_names(os.environ):
+    del os.environ[_name]
+# `.env` in the working directory is read by Settings() unless told otherwise: not in tests
+# (tests that check .env parsing pass `_env_file=` explicitly).
+Settings.model_config["env_file"] = None
+get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def offline_provider_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No provider variable in the environment, and no cached Settings, in any test."""
+    for name in provider_env_names(os.environ):
+        monkeypatch.delenv(name)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
+    get_settings.cache_clear()  # a cached Settings may hold keys from before
+    yield
+    get_settings.cache_clear()  # nor may one made in this test outlive it
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
