@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from activities.errors import WEBHOOK_REJECTED, non_retryable
 from callflow.models import Commitment
 from callflow.ports import AppBackendNotifier, CallAnalysis, CallAnalyzer, PostCallEvent
 
@@ -29,7 +28,6 @@ class AnalysisActivities:
 
     @activity.defn
     async def analyze_call(self, input: AnalyzeInput) -> CallAnalysis:
-        # AnalysisInvalid stays retryable: a model that broke the schema once often won't again.
         return await self._analyzer.analyze(input.transcript, input.due_commitments)
 
 
@@ -41,9 +39,4 @@ class NotifyActivities:
     async def notify_app_backend(self, input: PostCallEvent) -> NotifyOutput:
         if self._notifier is None:
             return NotifyOutput(delivered=False)
-        from callflow.notify.errors import WebhookRejected
-
-        try:
-            return NotifyOutput(delivered=await self._notifier.post_call(input))
-        except WebhookRejected as e:
-            raise non_retryable(WEBHOOK_REJECTED, f"app backend refused the webhook: {e}") from e
+        return NotifyOutput(delivered=await self._notifier.post_call(input))

@@ -1,30 +1,14 @@
-"""`ApplicationError` types the activities raise and the workflow's retry policies name.
+"""The `ApplicationError` types the workflow tells apart.
 
-Each adapter has its own error hierarchy; activities translate it here, at the edge between the
-adapters and Temporal, so the workflow only ever sees these names.
+Activities let their adapters' errors propagate; activities/error_edge.py turns each into an
+`ApplicationError` typed by its class (callflow/errors.py), once, for every activity. The
+workflow branches on a few of those types; they are read from the classes here, so a type the
+workflow checks cannot drift from the class that is raised.
 """
 
 from __future__ import annotations
 
-from temporalio.exceptions import ApplicationError
+from callflow.push.errors import DeviceUnreachable
 
-USER_NOT_FOUND = "UserNotFound"
-DEVICE_UNREACHABLE = "DeviceUnreachable"
-PUSH_REJECTED = "PushRejected"
-ROOM_REJECTED = "RoomRejected"
-ANALYSIS_INVALID = "AnalysisInvalid"
-WEBHOOK_REJECTED = "WebhookRejected"
-RECORD_INVALID = "RecordInvalid"
-
-NON_RETRYABLE = [
-    USER_NOT_FOUND,
-    DEVICE_UNREACHABLE,
-    PUSH_REJECTED,
-    ROOM_REJECTED,
-    WEBHOOK_REJECTED,
-    RECORD_INVALID,
-]
-
-
-def non_retryable(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+# A ring whose push fails with this ends the call as `unreachable` (not `failed`).
+DEVICE_UNREACHABLE = DeviceUnreachable.error_type

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from activities.errors import USER_NOT_FOUND, non_retryable
 from callflow.models import CallRecord, Commitment, CommitmentStatus, User
 from callflow.ports import CallAnalysis, RecordsStore
+from callflow.records.errors import UserNotFound
 
 
 @dataclass
@@ -51,9 +51,7 @@ class RecordsActivities:
     async def load_call_context(self, input: LoadContextInput) -> CallContext:
         user = await self._records.get_user(input.user_id)
         if user is None:
-            raise non_retryable(
-                USER_NOT_FOUND, f"no user with user_id={input.user_id!r} in the records store"
-            )
+            raise UserNotFound(f"no user with user_id={input.user_id!r} in the records store")
         due = await self._records.due_commitments(input.user_id, input.today)
         return CallContext(user=user, due_commitments=due)
 

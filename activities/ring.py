@@ -25,11 +25,8 @@ from datetime import datetime, timedelta
 
 from temporalio import activity
 
-from activities.errors import DEVICE_UNREACHABLE, PUSH_REJECTED, ROOM_REJECTED, non_retryable
 from activities.ring_gate import RingGate
 from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
-from callflow.push.errors import DeviceUnreachable, PushRejected
-from callflow.rooms.errors import RoomsRejected
 
 
 @dataclass
@@ -42,7 +39,7 @@ class RingInput:
     device_token: str
     caller_name: str
     agent_name: str
-    agent_metadata: str  # JSON the agent reads (DESIGN.md section 2)
+    agent_metadata: str  # JSON the agent reads (docs/architecture.md, "Processes")
     token_ttl_s: int
     empty_timeout_s: int  # counted from the ring (an armed ring adds its wait)
     # ISO-8601 on the Temporal server's clock; None rings at once.
@@ -105,7 +102,7 @@ class RingActivities:
         started = asyncio.get_running_loop().time()
         wait_s = _seconds_until(input.ring_at)
         empty_timeout_s = input.empty_timeout_s + max(0, int(wait_s) + 1)
-        await self._create_room(input, empty_timeout_s)
+        await self._rooms.create_room(input.room, input.agent_metadata, empty_timeout_s)
         # The token's lifetime starts now; an armed wait (at most a minute) comes out of it.
         grant = self._rooms.phone_token(
             input.room, identity=input.user_id, name=input.display_name, ttl_s=input.token_ttl_s
@@ -131,20 +128,9 @@ class RingActivities:
         activity only with its next heartbeat; the claim is immediate)."""
         return WithholdOutput(await self._records.withhold_push(input.call_id, input.attempt))
 
-    async def _create_room(self, input: RingInput, empty_timeout_s: int) -> None:
-        try:
-            await self._rooms.create_room(input.room, input.agent_metadata, empty_timeout_s)
-        except RoomsRejected as e:
-            raise non_retryable(ROOM_REJECTED, f"LiveKit refused room {input.room}: {e}") from e
-
     async def _ring_now(self, input: RingInput, grant: RoomGrant, rang_at: str) -> RingOutput:
         async with self._gate.turn():
-            try:
-                await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
-            except RoomsRejected as e:
-                raise non_retryable(
-                    ROOM_REJECTED, f"LiveKit refused the agent for {input.room}: {e}"
-                ) from e
+            await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
             apns_id = apns_id_for(input.call_id, input.attempt)
             if not await self._records.claim_push(input.call_id, input.attempt):
                 activity.logger.info(
@@ -175,19 +161,14 @@ class RingActivities:
             "caller_name": input.caller_name,
             "expires_at": grant.expires_at,
         }
-        try:
-            await self._push.send_voip(
-                VoipPush(
-                    device_token=input.device_token,
-                    payload=payload,
-                    apns_id=apns_id,
-                    expiration_s=self._push_expiry_s,
-                )
+        await self._push.send_voip(
+            VoipPush(
+                device_token=input.device_token,
+                payload=payload,
+                apns_id=apns_id,
+                expiration_s=self._push_expiry_s,
             )
-        except DeviceUnreachable as e:
-            raise non_retryable(DEVICE_UNREACHABLE, f"APNs: device unreachable ({e})") from e
-        except PushRejected as e:
-            raise non_retryable(PUSH_REJECTED, f"APNs rejected the push: {e}") from e
+        )
 
 
 def _seconds_until(ring_at: str | None) -> float:

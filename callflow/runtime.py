@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.analysis import AnalysisActivities, NotifyActivities
+from activities.error_edge import ErrorEdge
 from activities.memory import MemoryActivities
 from activities.records import RecordsActivities
 from activities.ring import RingActivities
@@ -224,6 +225,7 @@ def create_worker(client: Client, ports: Ports, settings: Settings, **options: A
         max_concurrent_activities=settings.worker_max_activities,
         max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
+        interceptors=[ErrorEdge()],  # adapter errors -> ApplicationError, once
         **options,
     )
 

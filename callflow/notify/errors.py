@@ -1,16 +1,23 @@
-"""Errors of the app-backend webhook boundary (sending and verifying)."""
+"""Errors of the app-backend webhook boundary (sending and verifying).
+
+Every `NotifyError` states `retryable` (callflow/errors.py); the activity edge reads it.
+"""
 
 from __future__ import annotations
 
+from callflow.errors import CallflowError
 
-class NotifyError(Exception):
+
+class NotifyError(CallflowError):
     """The post-call webhook could not be delivered."""
 
-    retryable: bool = False
+    retryable = False
 
 
 class WebhookRejected(NotifyError):
     """The backend answered 4xx: the request itself is wrong; sending it again will not help."""
+
+    retryable = False
 
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)

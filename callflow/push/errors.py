@@ -1,15 +1,18 @@
 """Errors of the push boundary; `ApnsPushSender` translates every APNs answer into one of these.
 
-`retryable` tells the activity layer whether sending the same push again can help.
+Every class states `retryable`: whether sending the same push again can help (the contract is
+callflow/errors.py; the activity edge reads it).
 """
 
 from __future__ import annotations
 
+from callflow.errors import CallflowError
 
-class PushError(Exception):
+
+class PushError(CallflowError):
     """A VoIP push was not accepted by APNs."""
 
-    retryable: bool = False
+    retryable = False
 
     def __init__(
         self,
@@ -28,8 +31,24 @@ class PushError(Exception):
 class DeviceUnreachable(PushError):
     """The device token is invalid or no longer registered (410, BadDeviceToken, ...).
 
-    Sending again cannot succeed: the app must register a fresh VoIP token.
+    Sending again cannot succeed: the app must register a fresh VoIP token. The workflow
+    tells this type apart: the call's outcome is `unreachable`, and the message (the call's
+    failure reason) says so.
     """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        apns_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"APNs: device unreachable ({message})", status=status, reason=reason, apns_id=apns_id
+        )
 
 
 class PushRetryable(PushError):
@@ -42,6 +61,10 @@ class PushRejected(PushError):
     """APNs refused the request itself (bad provider token, topic, payload...): a bug or a
     misconfiguration, not something a retry fixes. `reason` is APNs' reason string."""
 
+    retryable = False
+
 
 class PushConfigurationError(PushError):
     """The sender is configured wrongly (missing key file, topic without `.voip`)."""
+
+    retryable = False

@@ -1,15 +1,18 @@
 """Errors of the rooms boundary; `LiveKitRooms` translates LiveKit and transport errors into these.
 
-`retryable` tells the activity layer whether trying the same request again can help.
+Every class states `retryable`: whether trying the same request again can help (the contract
+is callflow/errors.py; the activity edge reads it).
 """
 
 from __future__ import annotations
 
+from callflow.errors import CallflowError
 
-class RoomsError(Exception):
+
+class RoomsError(CallflowError):
     """A request to the LiveKit server API failed."""
 
-    retryable: bool = False
+    retryable = False
 
     def __init__(
         self,
@@ -35,6 +38,12 @@ class RoomsRejected(RoomsError):
     """LiveKit refused the request (4xx other than not-found): wrong key/secret, bad
     arguments. A retry does not fix it."""
 
+    retryable = False
+    # The type recorded histories and running calls know this failure by.
+    error_type = "RoomRejected"
+
 
 class RoomsInvalidInput(RoomsRejected, ValueError):
     """The caller passed a value LiveKit would refuse; the message names the field and the fix."""
+
+    retryable = False

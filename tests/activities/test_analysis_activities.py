@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.analysis import AnalysisActivities, AnalyzeInput, NotifyActivities, NotifyOutput
-from activities.errors import NON_RETRYABLE, WEBHOOK_REJECTED
+from activities.error_edge import to_application_error
 from callflow.analysis.errors import AnalysisInvalid
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.local.app_backend import LocalReceiver, start_local_receiver
 from callflow.models import Commitment
+from callflow.notify.errors import WebhookRejected
 from callflow.notify.webhook import SignedWebhookNotifier
 from callflow.ports import CommitmentUpdate, PostCallEvent
 from tests.analysis.openai_server import OpenAIServer
@@ -94,11 +94,10 @@ async def test_invalid_llm_output_stays_retryable(
             )
     finally:
         await analyzer.close()
-    # Temporal turns a plain exception into an ApplicationError typed by its class name; the
-    # workflow's non-retryable list does not name it, so a model that broke the schema once
-    # gets another try.
-    assert not isinstance(raised.value, ApplicationError)
-    assert type(raised.value).__name__ not in NON_RETRYABLE
+    # A model that broke the schema once gets another try: the error edge reports it as a
+    # retryable AnalysisInvalid.
+    reported = to_application_error(raised.value)
+    assert reported.type == "AnalysisInvalid" and not reported.non_retryable
 
 
 def post_call(call_id: str) -> PostCallEvent:
@@ -126,8 +125,9 @@ async def test_notify_refused_is_non_retryable(
 ) -> None:
     async with httpx.AsyncClient() as client:
         notifier = SignedWebhookNotifier(backend.url, "a-different-secret", client)
-        with pytest.raises(ApplicationError) as raised:
+        with pytest.raises(WebhookRejected) as raised:
             await env.run(NotifyActivities(notifier).notify_app_backend, post_call(call_id))
-    assert raised.value.type == WEBHOOK_REJECTED and raised.value.non_retryable
-    assert "a-different-secret" not in str(raised.value)
+    reported = to_application_error(raised.value)
+    assert reported.type == "WebhookRejected" and reported.non_retryable
+    assert "a-different-secret" not in reported.message
     assert backend.state.by_key(call_id) is None

@@ -6,10 +6,9 @@ import uuid
 
 import asyncpg
 import pytest
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.errors import USER_NOT_FOUND
+from activities.error_edge import to_application_error
 from activities.records import (
     CallContext,
     LoadContextInput,
@@ -19,6 +18,7 @@ from activities.records import (
 )
 from callflow.models import CallRecord, Commitment, TranscriptTurn, User
 from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
+from callflow.records.errors import UserNotFound
 from callflow.records.postgres import PostgresRecords
 
 TODAY = "2026-11-27"
@@ -55,11 +55,12 @@ async def test_unknown_user_is_a_non_retryable_user_not_found(
     env: ActivityEnvironment, records: PostgresRecords
 ) -> None:
     acts = RecordsActivities(records)
-    with pytest.raises(ApplicationError) as raised:
+    with pytest.raises(UserNotFound) as raised:
         await env.run(acts.load_call_context, LoadContextInput("u-nobody-7f3a", TODAY))
-    assert raised.value.type == USER_NOT_FOUND
-    assert raised.value.non_retryable
-    assert "u-nobody-7f3a" in str(raised.value)
+    # What the worker's error edge reports to the workflow:
+    reported = to_application_error(raised.value)
+    assert reported.type == "UserNotFound" and reported.non_retryable
+    assert "u-nobody-7f3a" in reported.message
 
 
 async def test_context_has_the_user_and_only_open_commitments_due_by_today(

@@ -16,24 +16,25 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE, ROOM_REJECTED
+from activities.error_edge import to_application_error
+from activities.errors import DEVICE_UNREACHABLE
 from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput, apns_id_for
 from callflow.local.phone.apns_endpoint import LocalApns
 from callflow.local.stack.livekit import LocalLiveKit
 from callflow.push.apns import ApnsPushSender
-from callflow.push.errors import PushRetryable
+from callflow.push.errors import DeviceUnreachable, PushRetryable
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
+from callflow.rooms.errors import RoomsRejected
 from tests.activities.conftest import new_device_token
 from workflows.messages import room_name_for
 
 AGENT = "callflow-agent"
-# The VoIP payload the iOS app ships against (DESIGN.md section 5).
+# The VoIP payload the iOS app ships against (docs/architecture.md, "Contracts with the iOS app").
 DESIGN_FIELDS = {"call_id", "provider", "livekit_url", "room", "token", "caller_name", "expires_at"}
-# ring also sends the attempt number; it is not in DESIGN.md's list (reported to the lead).
+# ring also sends the attempt number; the contract lists it too.
 
 
 def ring_input(call_id: str, token: str, attempt: int = 1, ttl_s: int = 120) -> RingInput:
@@ -201,10 +202,9 @@ async def test_apns_503_is_retryable_and_the_retry_pushes_exactly_once(
 
     with pytest.raises(PushRetryable) as raised:
         await env.run(ring_activities.ring, ring_input(call_id, token))
-    # Not an ApplicationError marked non-retryable, and its type is not in the workflow's
-    # non-retryable list: Temporal retries it.
-    assert not isinstance(raised.value, ApplicationError)
-    assert type(raised.value).__name__ not in NON_RETRYABLE
+    # The error edge reports it as retryable: Temporal retries it.
+    reported = to_application_error(raised.value)
+    assert reported.type == "PushRetryable" and not reported.non_retryable
     assert raised.value.status == 503
     assert await push_state(pool, call_id, 1) == ("claimed", None)
 
@@ -231,10 +231,11 @@ async def test_unreachable_device_is_a_non_retryable_error(
     make_token: Callable[[LocalApns], str],
 ) -> None:
     token = make_token(apns)
-    with pytest.raises(ApplicationError) as raised:
+    with pytest.raises(DeviceUnreachable) as raised:
         await env.run(ring_activities.ring, ring_input(call_id, token))
-    assert raised.value.type == DEVICE_UNREACHABLE
-    assert raised.value.non_retryable
+    reported = to_application_error(raised.value)
+    assert reported.type == DEVICE_UNREACHABLE and reported.non_retryable
+    assert "device unreachable" in reported.message  # the call's failure reason says so
     assert pushes_to(apns, token) == 0
 
 
@@ -255,13 +256,14 @@ async def test_livekit_refusing_the_keys_is_a_non_retryable_room_rejected(
     wrong = LiveKitRooms(livekit_server.url, livekit_server.api_key, "x" * 40)
     token, got = a_device(apns)
     try:
-        with pytest.raises(ApplicationError) as raised:
+        with pytest.raises(RoomsRejected) as raised:
             await env.run(RingActivities(wrong, push, records).ring, ring_input(call_id, token))
     finally:
         await wrong.close()
-    assert raised.value.type == ROOM_REJECTED and raised.value.non_retryable
-    assert "LIVEKIT_API_SECRET" in str(raised.value.__cause__)
-    assert "x" * 40 not in str(raised.value) + str(raised.value.__cause__)
+    reported = to_application_error(raised.value)
+    assert reported.type == "RoomRejected" and reported.non_retryable
+    assert "LIVEKIT_API_SECRET" in reported.message
+    assert "x" * 40 not in reported.message + str(raised.value.__cause__)
     await apns.drain_deliveries()
     assert got == []  # no push for a room that does not exist
 
