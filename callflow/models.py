@@ -35,14 +35,64 @@ class User:
     locale: str = "en-US"
 
 
+class Recurrence(StrEnum):
+    """How often a commitment recurs, where the user said so (None: once)."""
+
+    DAILY = "daily"
+    WEEKDAYS = "weekdays"  # Monday to Friday
+    WEEKLY = "weekly"
+
+
 @dataclass
 class Commitment:
+    """A commitment of one user (callflow/commitments.py has its rules).
+
+    `due_date` is required by every records store (the dataclass default only keeps old workflow
+    histories decoding); a commitment is due on a call when `due_date <= the user's local date`.
+    """
+
     commitment_id: str
     user_id: str
     text: str
     due_date: str | None = None  # ISO date, in the user's time zone
     status: str = CommitmentStatus.OPEN
     source_call_id: str | None = None
+    due_time: str | None = None  # "HH:MM", the user's local time, where one was agreed
+    recurrence: str | None = None  # a Recurrence value, or None for a one-off
+    until: str | None = None  # ISO date: a recurring commitment's last possible occurrence
+    created_at: str | None = None  # ISO-8601 UTC, set by the store
+
+
+@dataclass
+class CheckIn:
+    """One call's verdict on one commitment: which call asked, what the user said, when."""
+
+    check_in_id: str
+    commitment_id: str
+    call_id: str
+    verdict: str  # kept | broken | partly | unclear | cancelled
+    evidence: str | None = None  # the user's words the verdict rests on
+    asked_on: str = ""  # ISO date: the call's date in the user's time zone
+    created_at: str | None = None  # ISO-8601 UTC, set by the store
+
+
+@dataclass
+class CommitmentChanges:
+    """What one call does to a user's commitments (callflow.commitments.apply_call_outcome), for
+    `RecordsStore.apply_commitment_changes` to write in one transaction. Ids are deterministic, so
+    writing the same changes again upserts the same rows."""
+
+    user_id: str
+    call_id: str
+    commitments: list[Commitment] = field(default_factory=list)  # rows to upsert
+    check_ins: list[CheckIn] = field(default_factory=list)  # rows to upsert
+    created_ids: list[str] = field(default_factory=list)  # new commitments of this call
+    restated_ids: list[str] = field(default_factory=list)  # open ones the user stated again
+    judged_ids: list[str] = field(default_factory=list)  # due ones that got a verdict
+
+    @property
+    def empty(self) -> bool:
+        return not self.commitments and not self.check_ins
 
 
 @dataclass

@@ -9,14 +9,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from callflow.models import CallRecord, Commitment, MemoryItem, User
+from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, MemoryItem, User
 
 
 class RecordsStore(Protocol):
     async def get_user(self, user_id: str) -> User | None: ...
     async def upsert_user(self, user: User) -> None: ...
-    async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]: ...
+    async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
+        """Open commitments with `due_date <= on_or_before` (the user's local date), earliest
+        first."""
+        ...
+
     async def upsert_commitments(self, commitments: list[Commitment]) -> None: ...
+    async def open_commitments(self, user_id: str) -> list[Commitment]:
+        """Every open commitment of the user, due or not (restatements are matched on these)."""
+        ...
+
+    async def apply_commitment_changes(self, changes: CommitmentChanges) -> None:
+        """Write one call's changes (callflow.commitments.apply_call_outcome) in one
+        transaction: upsert the commitment rows, then the check-ins. Idempotent."""
+        ...
+
+    async def commitment_history(
+        self,
+        commitment_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        limit: int = 20,
+    ) -> list[CheckIn]:
+        """Check-ins of one commitment, or of all of one user's (exactly one of the two),
+        newest first."""
+        ...
+
     async def save_call(self, record: CallRecord) -> None: ...
     async def get_call(self, call_id: str) -> CallRecord | None: ...
     async def claim_push(self, call_id: str, attempt: int) -> bool:

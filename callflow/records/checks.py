@@ -19,3 +19,18 @@ def required_date(value: str, field: str) -> date:
     if day is None:
         raise InvalidRecord(f"{field} must be an ISO date like 2026-11-27, got ''")
     return day
+
+
+def check_limit(limit: int) -> int:
+    if limit < 1:
+        raise InvalidRecord(f"limit must be >= 1, got {limit}")
+    return limit
+
+
+def history_key(commitment_id: str | None, user_id: str | None) -> tuple[str, str]:
+    """("commitment_id" | "user_id", value) for commitment_history: exactly one must be given."""
+    if commitment_id is not None and user_id is None:
+        return "commitment_id", commitment_id
+    if user_id is not None and commitment_id is None:
+        return "user_id", user_id
+    raise InvalidRecord("commitment_history takes a commitment_id or a user_id, exactly one")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from callflow.models import (
     CallRecord,
+    CheckIn,
     Commitment,
-    CommitmentStatus,
+    CommitmentChanges,
     Outcome,
+    Recurrence,
     TranscriptTurn,
     Usage,
     User,
@@ -27,7 +29,10 @@ from callflow.records.errors import InvalidRecord
 T = TypeVar("T")
 
 _OUTCOMES = {o.value for o in Outcome}
-_STATUSES = {s.value for s in CommitmentStatus}
+# The check constraints of migrations/0003_commitments.sql.
+COMMITMENT_STATUSES = ("open", "kept", "broken", "partly", "unclear", "cancelled")
+CHECK_IN_VERDICTS = ("kept", "broken", "partly", "unclear", "cancelled")
+RECURRENCES = tuple(r.value for r in Recurrence)
 
 
 def _require_text(value: object, field: str) -> str:
@@ -43,6 +48,15 @@ def parse_date(value: str | None, field: str) -> date | None:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InvalidRecord(f"{field} must be an ISO date like 2026-11-27, got {value!r}") from None
+
+
+def parse_time(value: str | None, field: str) -> time | None:
+    if value is None or value == "":
+        return None
+    try:
+        return time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRecord(f"{field} must be a time like 07:30, got {value!r}") from None
 
 
 def parse_timestamp(value: str | None, field: str) -> datetime | None:
@@ -66,6 +80,20 @@ def _iso_date(value: object) -> str | None:
     return str(value)
 
 
+def _iso_time(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = time.fromisoformat(value)
+    if isinstance(value, time):
+        return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+    return str(value)
+
+
+def _iso_timestamp_or_none(value: object) -> str | None:
+    return _iso_timestamp(value) if value is not None else None
+
+
 def _iso_timestamp(value: object) -> str:
     if value is None:
         return ""
@@ -83,8 +111,8 @@ def _from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 
 
 def json_ready(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with dates as ISO strings, for a JSON body (PostgREST)."""
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+    """The row with dates and times as ISO strings, for a JSON body (PostgREST)."""
+    return {k: v.isoformat() if isinstance(v, (date, time)) else v for k, v in row.items()}
 
 
 # --- users
@@ -114,15 +142,30 @@ def user_from_row(row: Mapping[str, Any]) -> User:
 
 
 def commitment_row(c: Commitment) -> dict[str, Any]:
-    if c.status not in _STATUSES:
+    """The columns a write sets (`created_at` is the store's)."""
+    if c.status not in COMMITMENT_STATUSES:
         raise InvalidRecord(
-            f"Commitment.status must be one of {sorted(_STATUSES)}, got {c.status!r}"
+            f"Commitment.status must be one of {list(COMMITMENT_STATUSES)}, got {c.status!r}"
+        )
+    if c.recurrence is not None and c.recurrence not in RECURRENCES:
+        raise InvalidRecord(
+            f"Commitment.recurrence must be None or one of {list(RECURRENCES)}, "
+            f"got {c.recurrence!r}"
+        )
+    due_date = parse_date(c.due_date, "Commitment.due_date")
+    if due_date is None:
+        raise InvalidRecord(
+            "Commitment.due_date is required (an ISO date in the user's time zone): give the "
+            "date agreed, else callflow.commitments.default_due_date"
         )
     return {
         "commitment_id": _require_text(c.commitment_id, "Commitment.commitment_id"),
         "user_id": _require_text(c.user_id, "Commitment.user_id"),
         "text": _require_text(c.text, "Commitment.text"),
-        "due_date": parse_date(c.due_date, "Commitment.due_date"),
+        "due_date": due_date,
+        "due_time": parse_time(c.due_time, "Commitment.due_time"),
+        "recurrence": c.recurrence,
+        "until": parse_date(c.until, "Commitment.until"),
         "status": str(c.status),
         "source_call_id": c.source_call_id,
     }
@@ -136,7 +179,63 @@ def commitment_from_row(row: Mapping[str, Any]) -> Commitment:
         due_date=_iso_date(row["due_date"]),
         status=row["status"],
         source_call_id=row["source_call_id"],
+        due_time=_iso_time(row["due_time"]),
+        recurrence=row["recurrence"],
+        until=_iso_date(row["until"]),
+        created_at=_iso_timestamp_or_none(row["created_at"]),
     )
+
+
+# --- check-ins
+
+
+def check_in_row(check_in: CheckIn, user_id: str) -> dict[str, Any]:
+    if check_in.verdict not in CHECK_IN_VERDICTS:
+        raise InvalidRecord(
+            f"CheckIn.verdict must be one of {list(CHECK_IN_VERDICTS)}, got {check_in.verdict!r}"
+        )
+    asked_on = parse_date(check_in.asked_on, "CheckIn.asked_on")
+    if asked_on is None:
+        raise InvalidRecord("CheckIn.asked_on is required: the call's date in the user's zone")
+    return {
+        "check_in_id": _require_text(check_in.check_in_id, "CheckIn.check_in_id"),
+        "commitment_id": _require_text(check_in.commitment_id, "CheckIn.commitment_id"),
+        "user_id": user_id,
+        "call_id": _require_text(check_in.call_id, "CheckIn.call_id"),
+        "verdict": check_in.verdict,
+        "evidence": check_in.evidence or None,
+        "asked_on": asked_on,
+    }
+
+
+def check_in_from_row(row: Mapping[str, Any]) -> CheckIn:
+    return CheckIn(
+        check_in_id=row["check_in_id"],
+        commitment_id=row["commitment_id"],
+        call_id=row["call_id"],
+        verdict=row["verdict"],
+        evidence=row["evidence"],
+        asked_on=_iso_date(row["asked_on"]) or "",
+        created_at=_iso_timestamp_or_none(row["created_at"]),
+    )
+
+
+def changes_rows(
+    changes: CommitmentChanges,
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(user_id, commitment rows, check-in rows) of one call's changes, JSON-ready, for the
+    `apply_commitment_changes` SQL function; every row must be the changes' user's."""
+    user_id = _require_text(changes.user_id, "CommitmentChanges.user_id")
+    commitments = []
+    for c in changes.commitments:
+        if c.user_id != user_id:
+            raise InvalidRecord(
+                f"Commitment {c.commitment_id!r} is user {c.user_id!r}'s, not {user_id!r}'s: "
+                "one CommitmentChanges holds one user's rows"
+            )
+        commitments.append(json_ready(commitment_row(c)))
+    check_ins = [json_ready(check_in_row(ci, user_id)) for ci in changes.check_ins]
+    return user_id, commitments, check_ins
 
 
 # --- calls

@@ -11,12 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from callflow.models import CallRecord, Commitment, User
+from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, User
 from callflow.pg import PgErrors, PgStore
-from callflow.records.checks import check_attempt, required_date
+from callflow.records.checks import check_attempt, check_limit, history_key, required_date
 from callflow.records.codec import (
     call_from_row,
     call_row,
+    changes_rows,
+    check_in_from_row,
     commitment_from_row,
     commitment_row,
     user_from_row,
@@ -37,7 +39,11 @@ _CALL_COLUMNS = (
     "stages::text as stages"
 )
 _USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
-_COMMITMENT_COLUMNS = "commitment_id, user_id, text, due_date, status, source_call_id"
+_COMMITMENT_COLUMNS = (
+    "commitment_id, user_id, text, due_date, status, source_call_id, due_time, recurrence,"
+    " until, created_at"
+)
+_CHECK_IN_COLUMNS = "check_in_id, commitment_id, call_id, verdict, evidence, asked_on, created_at"
 
 
 def _decode_call(row: Mapping[str, Any]) -> CallRecord:
@@ -110,13 +116,14 @@ class PostgresRecords(PgStore):
         with self._translate("upsert_commitments"):
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.executemany(
-                    "insert into commitments"
-                    " (commitment_id, user_id, text, due_date, status, source_call_id)"
-                    " values ($1, $2, $3, $4, $5, $6)"
+                    "insert into commitments (commitment_id, user_id, text, due_date, status,"
+                    " source_call_id, due_time, recurrence, until)"
+                    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                     " on conflict (commitment_id) do update set user_id = excluded.user_id,"
                     " text = excluded.text, due_date = excluded.due_date,"
                     " status = excluded.status, source_call_id = excluded.source_call_id,"
-                    " updated_at = now()",
+                    " due_time = excluded.due_time, recurrence = excluded.recurrence,"
+                    " until = excluded.until, updated_at = now()",
                     [
                         (
                             r["commitment_id"],
@@ -125,10 +132,56 @@ class PostgresRecords(PgStore):
                             r["due_date"],
                             r["status"],
                             r["source_call_id"],
+                            r["due_time"],
+                            r["recurrence"],
+                            r["until"],
                         )
                         for r in rows
                     ],
                 )
+
+    async def open_commitments(self, user_id: str) -> list[Commitment]:
+        """Every open commitment of `user_id`, due or not, earliest due first."""
+        with self._translate("open_commitments"):
+            rows = await self._pool.fetch(
+                f"select {_COMMITMENT_COLUMNS} from commitments"
+                " where user_id = $1 and status = 'open'"
+                " order by due_date, created_at, commitment_id",
+                user_id,
+            )
+        return [commitment_from_row(dict(r)) for r in rows]
+
+    async def apply_commitment_changes(self, changes: CommitmentChanges) -> None:
+        """Upsert one call's commitment rows and check-ins in one transaction (one call of the
+        `apply_commitment_changes` SQL function, the same the Supabase adapter calls)."""
+        user_id, commitments, check_ins = changes_rows(changes)
+        if not commitments and not check_ins:
+            return
+        with self._translate("apply_commitment_changes"):
+            await self._pool.fetchval(
+                "select apply_commitment_changes($1, $2::text::jsonb, $3::text::jsonb)",
+                user_id,
+                json.dumps(commitments),
+                json.dumps(check_ins),
+            )
+
+    async def commitment_history(
+        self,
+        commitment_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        limit: int = 20,
+    ) -> list[CheckIn]:
+        """Check-ins of one commitment, or of all of one user's, newest first."""
+        column, value = history_key(commitment_id, user_id)
+        with self._translate("commitment_history"):
+            rows = await self._pool.fetch(
+                f"select {_CHECK_IN_COLUMNS} from commitment_check_ins where {column} = $1"
+                " order by asked_on desc, created_at desc, check_in_id limit $2",
+                value,
+                check_limit(limit),
+            )
+        return [check_in_from_row(dict(r)) for r in rows]
 
     # --- calls
 

@@ -3,7 +3,8 @@
 The service-role key goes in both `apikey` and `Authorization: Bearer` (the client does this);
 it bypasses row level security, which the migrations enable to keep the anon key out.
 Upserts name their conflict target (`on_conflict`) and merge duplicates; the push claim is the
-`claim_push` SQL function (POST /rest/v1/rpc/claim_push) so check-and-claim is one statement.
+`claim_push` SQL function (POST /rest/v1/rpc/claim_push) so check-and-claim is one statement, and
+one call's commitment changes are the `apply_commitment_changes` function (one transaction).
 
 HTTP failures are translated in an httpx response hook: postgrest-py's `APIError` does not keep
 the status code, and a 401 from the API gateway carries no PostgREST error code.
@@ -21,11 +22,13 @@ from postgrest import APIError
 from postgrest.types import ReturnMethod
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from callflow.models import CallRecord, Commitment, User
-from callflow.records.checks import check_attempt, required_date
+from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, User
+from callflow.records.checks import check_attempt, check_limit, history_key, required_date
 from callflow.records.codec import (
     call_from_row,
     call_row,
+    changes_rows,
+    check_in_from_row,
     commitment_from_row,
     commitment_row,
     json_ready,
@@ -41,7 +44,10 @@ from callflow.records.errors import (
 from callflow.settings import ConfigurationError, Settings
 
 _USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale"
-_COMMITMENT_COLUMNS = "commitment_id,user_id,text,due_date,status,source_call_id"
+_COMMITMENT_COLUMNS = (
+    "commitment_id,user_id,text,due_date,status,source_call_id,due_time,recurrence,until,created_at"
+)
+_CHECK_IN_COLUMNS = "check_in_id,commitment_id,call_id,verdict,evidence,asked_on,created_at"
 _CALL_COLUMNS = (
     "call_id,user_id,outcome,attempts,started_at,ended_at,failure_reason,memory_degraded,"
     "summary,mood,transcript,usage,cost_usd,latency,tools_called,analysis_provider,stages"
@@ -195,6 +201,53 @@ class SupabaseRecords:
                 .upsert(rows, on_conflict="commitment_id", returning=ReturnMethod.minimal)
                 .execute()
             )
+
+    async def open_commitments(self, user_id: str) -> list[Commitment]:
+        with translate_errors("open_commitments"):
+            resp = await (
+                self._db.table("commitments")
+                .select(_COMMITMENT_COLUMNS)
+                .eq("user_id", user_id)
+                .eq("status", "open")
+                .order("due_date")
+                .order("created_at")
+                .order("commitment_id")
+                .execute()
+            )
+        return [commitment_from_row(r) for r in _rows(resp.data)]
+
+    async def apply_commitment_changes(self, changes: CommitmentChanges) -> None:
+        user_id, commitments, check_ins = changes_rows(changes)
+        if not commitments and not check_ins:
+            return
+        params = {"p_user_id": user_id, "p_commitments": commitments, "p_check_ins": check_ins}
+        with translate_errors("apply_commitment_changes"):
+            resp = await self._db.rpc("apply_commitment_changes", params).execute()
+        if not isinstance(resp.data, dict):
+            raise RecordsError(
+                f"rpc apply_commitment_changes answered {resp.data!r}, expected the row counts"
+            )
+
+    async def commitment_history(
+        self,
+        commitment_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        limit: int = 20,
+    ) -> list[CheckIn]:
+        column, value = history_key(commitment_id, user_id)
+        with translate_errors("commitment_history"):
+            resp = await (
+                self._db.table("commitment_check_ins")
+                .select(_CHECK_IN_COLUMNS)
+                .eq(column, value)
+                .order("asked_on", desc=True)
+                .order("created_at", desc=True)
+                .order("check_in_id")
+                .limit(check_limit(limit))
+                .execute()
+            )
+        return [check_in_from_row(r) for r in _rows(resp.data)]
 
     # --- calls
 

@@ -1,21 +1,24 @@
 """The records tests: a database of their own on the session's embedded Postgres (real server,
-real migrations), and a local PostgREST for the Supabase adapter."""
+real migrations), and a local PostgREST over that same database for the Supabase adapter."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest_asyncio
 
+from callflow.local.stack.postgres import LocalPostgres
 from callflow.records.supabase import SupabaseRecords
 from tests.records.postgrest_server import PostgrestServer
 
 SERVICE_KEY = "test-service-role-key"
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def postgrest() -> AsyncIterator[PostgrestServer]:
-    async with PostgrestServer(service_key=SERVICE_KEY) as server:
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def postgrest(area_database: LocalPostgres) -> AsyncIterator[PostgrestServer]:
+    """The local PostgREST over this area's migrated database (the one `records` uses)."""
+    async with PostgrestServer(service_key=SERVICE_KEY, dsn=area_database.dsn) as server:
         yield server
 
 
@@ -25,3 +28,13 @@ async def supabase_records(postgrest: PostgrestServer) -> AsyncIterator[Supabase
     store = await SupabaseRecords.connect(postgrest.url, SERVICE_KEY)
     yield store
     await store.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(area_database: LocalPostgres) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the area's database, to check what it holds."""
+    conn = await asyncpg.connect(area_database.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -1,86 +1,88 @@
-"""A small PostgREST-compatible server (Supabase's /rest/v1) for the Supabase adapter's tests.
+"""A small PostgREST-compatible server (Supabase's /rest/v1) over a real Postgres database, for the
+Supabase adapter's tests: the rows, constraints and SQL functions are those of the migrations.
 
 It enforces what the hosted service requires of a client and answers in PostgREST's formats:
 - every request carries `apikey: <key>` and `Authorization: Bearer <key>` (else 401 as the
   Supabase gateway answers), and the `public` profile headers;
-- reads are GET /rest/v1/<table>?select=...&<col>=<op>.<value>&order=...&limit=... -> JSON array;
-- upserts are POST with `Prefer: resolution=merge-duplicates`, `on_conflict=<primary key>`, a JSON
-  body (object or array; arrays name their keys in `columns`), only known columns;
-- constraint failures answer PostgREST error objects (code, message, details, hint);
-- POST /rest/v1/rpc/claim_push and /rpc/withhold_push {p_call_id, p_attempt} -> JSON boolean.
-Tables live in memory; `fail_next` queues injected failures (status, body).
+- reads are GET /rest/v1/<table>?select=...&<col>=<op>.<value>&order=...&limit=... -> JSON array
+  (operators eq, neq, lt, lte, gt, gte, is, in);
+- inserts and upserts are POST with a JSON body (object or array; arrays name their keys in
+  `columns`), only known columns; `Prefer: resolution=merge-duplicates` with `on_conflict=<cols>`
+  makes it an upsert that updates the columns sent, else a duplicate key is a 409;
+- POST /rest/v1/rpc/<function> with a JSON object of named arguments calls that SQL function;
+- database errors answer PostgREST error objects (code, message, details, hint) with PostgREST's
+  HTTP status for their SQLSTATE.
+`fail_next` queues injected failures (status, body).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.http_service import LocalHttpService
 
-TABLES: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "users": (
-        ("user_id",),
-        {"user_id", "display_name", "voip_token", "timezone", "locale", "created_at"},
-    ),
-    "commitments": (
-        ("commitment_id",),
-        {"commitment_id", "user_id", "text", "due_date", "status", "source_call_id", "updated_at"},
-    ),
-    "calls": (
-        ("call_id",),
-        {
-            "call_id",
-            "user_id",
-            "outcome",
-            "attempts",
-            "started_at",
-            "ended_at",
-            "failure_reason",
-            "memory_degraded",
-            "summary",
-            "mood",
-            "transcript",
-            "usage",
-            "cost_usd",
-            "latency",
-            "tools_called",
-            "analysis_provider",
-            "stages",
-            "updated_at",
-        },
-    ),
-    "push_log": (
-        ("call_id", "attempt"),
-        {"call_id", "attempt", "apns_id", "state", "claimed_at", "sent_at"},
-    ),
-}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "users": {"timezone": "UTC", "locale": "en-US", "voip_token": None},
-    "commitments": {"status": "open", "due_date": None, "source_call_id": None},
-    "calls": {},
-    "push_log": {"state": "claimed", "apns_id": None, "sent_at": None},
-}
+_OPERATORS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
-def pg_error(status: int, code: str, message: str, details: str | None = None) -> JSONResponse:
+def pg_error(
+    status: int, code: str, message: str, details: str | None = None, hint: str | None = None
+) -> JSONResponse:
     return JSONResponse(
-        {"code": code, "details": details, "hint": None, "message": message}, status_code=status
+        {"code": code, "details": details, "hint": hint, "message": message}, status_code=status
     )
+
+
+def http_status(sqlstate: str) -> int:
+    """The status PostgREST answers for a database error's SQLSTATE."""
+    if sqlstate in ("23503", "23505"):
+        return 409
+    if sqlstate in ("42883", "42P01"):
+        return 404
+    if sqlstate == "42501":
+        return 403
+    if sqlstate == "25006":
+        return 405
+    if sqlstate.startswith(("08", "53")):
+        return 503
+    if sqlstate.startswith(("22", "23", "42")) or sqlstate == "P0001":
+        return 400
+    return 500
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
 class PostgrestServer(LocalHttpService):
     service_key: str
-    rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = field(
-        default_factory=lambda: {name: {} for name in TABLES}
-    )
+    dsn: str
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
+    _pool: asyncpg.Pool | None = field(default=None, init=False, repr=False)
     name = "local PostgREST server"
+
+    async def start(self) -> None:
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} is not started: call start() first")
+        return self._pool
 
     def reset(self) -> None:
         super().reset()
@@ -115,6 +117,28 @@ class PostgrestServer(LocalHttpService):
             return body, pg_error(415, "PGRST102", "Content-Type must be application/json")
         return body, None
 
+    async def _columns(self, table: str) -> dict[str, str]:
+        """The table's columns and their SQL types; empty when there is no such table."""
+        rows = await self.pool.fetch(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) as type"
+            " from pg_attribute a join pg_class c on c.oid = a.attrelid"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'public' and c.relname = $1 and c.relkind in ('r', 'p', 'v')"
+            " and a.attnum > 0 and not a.attisdropped order by a.attnum",
+            table,
+        )
+        return {r["attname"]: r["type"] for r in rows}
+
+    async def _run(self, sql: str, *args: Any) -> tuple[list[str] | None, Response | None]:
+        try:
+            rows = await self.pool.fetch(sql, *args)
+        except asyncpg.PostgresError as exc:
+            code = exc.sqlstate or "XX000"
+            detail = getattr(exc, "detail", None)
+            hint = getattr(exc, "hint", None)
+            return None, pg_error(http_status(code), code, str(exc), detail, hint)
+        return [r[0] for r in rows], None
+
     # --- tables
 
     async def _table(self, request: Request) -> Response:
@@ -122,87 +146,105 @@ class PostgrestServer(LocalHttpService):
         if refusal is not None:
             return refusal
         table = request.path_params["table"]
-        if table not in TABLES:
+        columns = await self._columns(table)
+        if not columns:
             return pg_error(404, "PGRST205", f"Could not find the table 'public.{table}'")
         if request.method == "GET":
-            return self._select(table, request)
-        return self._upsert(table, request, body)
+            return await self._select(table, columns, request)
+        return await self._insert(table, columns, request, body)
 
-    def _select(self, table: str, request: Request) -> Response:
-        _, columns = TABLES[table]
+    async def _select(self, table: str, columns: dict[str, str], request: Request) -> Response:
         params = request.query_params
         wanted = params.get("select", "*")
-        names = sorted(columns) if wanted == "*" else wanted.split(",")
+        names = list(columns) if wanted == "*" else wanted.split(",")
         for name in names:
             if name not in columns:
                 return pg_error(400, "42703", f"column {table}.{name} does not exist")
-        rows = list(self.rows[table].values())
+        where: list[str] = []
+        args: list[Any] = []
         for key, value in params.multi_items():
             if key in {"select", "order", "limit", "offset"}:
                 continue
             if key not in columns:
                 return pg_error(400, "42703", f"column {table}.{key} does not exist")
             op, _, operand = value.partition(".")
-            rows = [r for r in rows if _matches(r.get(key), op, operand)]
-        for part in reversed(params.get("order", "").split(",") if "order" in params else []):
-            column, direction, *nulls = part.split(".")
-            desc = direction == "desc"
-            nulls_last = (nulls == ["nullslast"]) if nulls else not desc
-            present = [r for r in rows if r.get(column) is not None]
-            absent = [r for r in rows if r.get(column) is None]
-            present.sort(key=lambda r: r[column], reverse=desc)
-            rows = present + absent if nulls_last else absent + present
-        if "limit" in params:
-            rows = rows[: int(params["limit"])]
-        return JSONResponse([{n: r.get(n) for n in names} for r in rows])
+            column, kind = _ident(key), columns[key]
+            if op == "is" and operand in ("null", "true", "false"):
+                where.append(f"{column} is {operand}")
+            elif op == "in" and operand.startswith("(") and operand.endswith(")"):
+                args.append([v.strip('"') for v in operand[1:-1].split(",") if v])
+                where.append(f"{column} = any(${len(args)}::text[]::{kind}[])")
+            elif op in _OPERATORS:
+                args.append(operand)
+                where.append(f"{column} {_OPERATORS[op]} ${len(args)}::text::{kind}")
+            else:
+                return pg_error(400, "PGRST100", f"unsupported operator {op!r} in {key}={value}")
+        order: list[str] = []
+        for part in params.get("order", "").split(",") if params.get("order") else []:
+            column, *modifiers = part.split(".")
+            if column not in columns:
+                return pg_error(400, "42703", f"column {table}.{column} does not exist")
+            words = {"asc": "asc", "desc": "desc", "nullsfirst": "nulls first"}
+            words["nullslast"] = "nulls last"
+            if any(m not in words for m in modifiers):
+                return pg_error(400, "PGRST100", f"bad order term {part!r}")
+            order.append(" ".join([_ident(column), *(words[m] for m in modifiers)]))
+        sql = f"select {', '.join(_ident(n) for n in names)} from {_ident(table)}"
+        if where:
+            sql += " where " + " and ".join(where)
+        if order:
+            sql += " order by " + ", ".join(order)
+        for clause in ("limit", "offset"):
+            if clause in params:
+                args.append(int(params[clause]))
+                sql += f" {clause} ${len(args)}"
+        rows, failure = await self._run(f"select row_to_json(x)::text from ({sql}) x", *args)
+        if failure is not None:
+            return failure
+        assert rows is not None
+        return Response("[" + ",".join(rows) + "]", media_type="application/json")
 
-    def _upsert(self, table: str, request: Request, body: Any) -> Response:
-        pk, columns = TABLES[table]
+    async def _insert(
+        self, table: str, columns: dict[str, str], request: Request, body: Any
+    ) -> Response:
         prefer = {p.strip() for p in request.headers.get("prefer", "").split(",")}
-        if "resolution=merge-duplicates" not in prefer:
-            return pg_error(409, "23505", "duplicate key value violates unique constraint")
-        if request.query_params.get("on_conflict") != ",".join(pk):
-            return pg_error(
-                400,
-                "42P10",
-                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
-            )
         items = body if isinstance(body, list) else [body]
+        if not all(isinstance(row, dict) for row in items):
+            return pg_error(400, "PGRST102", "the body must be a JSON object or array of objects")
+        keys = list(dict.fromkeys(k for row in items for k in row))
         if isinstance(body, list):
-            named = set(request.query_params.get("columns", "").replace('"', "").split(","))
-            if named != {k for row in items for k in row}:
+            named = request.query_params.get("columns", "").replace('"', "").split(",")
+            if set(named) != set(keys):
                 return pg_error(400, "PGRST102", "columns do not match the payload's keys")
-        for row in items:
-            for key in row:
-                if key not in columns:
-                    return pg_error(
-                        400, "PGRST204", f"Could not find the '{key}' column of '{table}'"
-                    )
-            refusal = self._check(table, row)
-            if refusal is not None:
-                return refusal
-        for row in items:
-            key = tuple(row[c] for c in pk)
-            existing = self.rows[table].get(key)
-            # merge-duplicates updates only the columns sent; inserts take the defaults.
-            self.rows[table][key] = {**(existing or DEFAULTS[table]), **row}
+        for key in keys:
+            if key not in columns:
+                return pg_error(400, "PGRST204", f"Could not find the '{key}' column of '{table}'")
+        listed = ", ".join(_ident(k) for k in keys)
+        sql = (
+            f"insert into {_ident(table)} as t ({listed})"
+            f" select {listed} from json_populate_recordset(null::{_ident(table)}, $1::json)"
+        )
+        if "resolution=merge-duplicates" in prefer:
+            target = request.query_params.get("on_conflict", "").split(",")
+            if any(c not in columns for c in target):
+                return pg_error(400, "42703", f"on_conflict names an unknown column: {target}")
+            sql += f" on conflict ({', '.join(_ident(c) for c in target)})"
+            updated = [k for k in keys if k not in target]
+            if updated:
+                sets = ", ".join(f"{_ident(k)} = excluded.{_ident(k)}" for k in updated)
+                sql += f" do update set {sets}"
+            else:
+                sql += " do nothing"
+        sql += " returning row_to_json(t)::text"
+        rows, failure = await self._run(sql, json.dumps(items))
+        if failure is not None:
+            return failure
+        assert rows is not None
         if "return=representation" in prefer:
-            return JSONResponse(items, status_code=201)
+            return Response(
+                "[" + ",".join(rows) + "]", status_code=201, media_type="application/json"
+            )
         return Response(status_code=201)
-
-    def _check(self, table: str, row: dict[str, Any]) -> Response | None:
-        if table == "commitments":
-            if (row["user_id"],) not in self.rows["users"]:
-                return pg_error(
-                    409,
-                    "23503",
-                    'insert or update on table "commitments" violates foreign key constraint '
-                    '"commitments_user_id_fkey"',
-                    f'Key (user_id)=({row["user_id"]}) is not present in table "users".',
-                )
-            if row.get("status", "open") not in {"open", "kept", "broken", "unclear"}:
-                return pg_error(400, "23514", "violates check constraint")
-        return None
 
     # --- rpc
 
@@ -211,46 +253,37 @@ class PostgrestServer(LocalHttpService):
         if refusal is not None:
             return refusal
         fn = request.path_params["fn"]
-        if (
-            fn not in ("claim_push", "withhold_push")
-            or not isinstance(body, dict)
-            or set(body) != {"p_call_id", "p_attempt"}
-            or not isinstance(body["p_attempt"], int)
-        ):
+        given = set(body) if isinstance(body, dict) else None
+        candidates = await self.pool.fetch(
+            "select p.proargnames as names,"
+            " array(select format_type(t, null) from unnest(p.proargtypes) t) as types"
+            " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+            " where n.nspname = 'public' and p.proname = $1 and p.proargmodes is null",
+            fn,
+        )
+        for candidate in candidates:
+            names, types = list(candidate["names"] or []), list(candidate["types"])
+            if given is not None and set(names) == given:
+                break
+        else:
             return pg_error(
                 404,
                 "PGRST202",
                 f"Could not find the function public.{fn} in the schema cache",
             )
-        key = (body["p_call_id"], body["p_attempt"])
-        row = self.rows["push_log"].setdefault(
-            key, {**DEFAULTS["push_log"], "call_id": key[0], "attempt": key[1]}
+        arguments = ", ".join(
+            f"{_ident(n)} => ($1::jsonb {'->' if t in ('json', 'jsonb') else '->>'} "
+            f"{_literal(n)})::{t}"
+            for n, t in zip(names, types, strict=True)
         )
-        # The same rules as migrations/0002_withheld_push.sql.
-        if fn == "withhold_push" and row["state"] != "sent":
-            row["state"] = "withheld"
-        return JSONResponse(row["state"] == ("claimed" if fn == "claim_push" else "withheld"))
+        rows, failure = await self._run(
+            f"select to_json({_ident(fn)}({arguments}))::text", json.dumps(body)
+        )
+        if failure is not None:
+            return failure
+        assert rows is not None
+        return Response(rows[0], media_type="application/json")
 
 
-def _matches(value: Any, op: str, operand: str) -> bool:
-    if op == "is":
-        return value is None if operand == "null" else str(value).lower() == operand
-    if value is None:
-        return False
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    if op == "eq":
-        return text == operand
-    if op == "neq":
-        return text != operand
-    if op in {"lt", "lte", "gt", "gte"}:
-        left: Any = value
-        right: Any = operand
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            right = float(operand)
-        return {
-            "lt": left < right,
-            "lte": left <= right,
-            "gt": left > right,
-            "gte": left >= right,
-        }[op]
-    raise ValueError(f"operator {op} is not supported by the test server")
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

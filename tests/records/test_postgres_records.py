@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +22,7 @@ from callflow.local.stack.postgres import (
 from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
 from callflow.records.errors import InvalidRecord, RecordsAuthError, RecordsUnavailable
 from callflow.records.postgres import PostgresRecords
+from tests.records.commitment_cases import CASES
 
 
 def uid(prefix: str) -> str:
@@ -77,7 +79,6 @@ async def test_due_commitments_only_open_due_on_or_before_for_that_user(
             Commitment(uid("c"), me, "call mum", "2026-11-27"),
             Commitment(uid("c"), me, "file taxes", "2026-11-28"),  # not due yet
             Commitment(uid("c"), me, "stretch", "2026-11-20", status="kept"),  # closed
-            Commitment(uid("c"), me, "someday", None),  # no due date
             Commitment(uid("c"), other, "other's", "2026-11-01"),  # another user
         ]
     )
@@ -97,9 +98,18 @@ async def test_commitment_upsert_updates_status(records: PostgresRecords) -> Non
     assert await records.due_commitments(user_id, "2026-12-31") == []
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+async def test_commitments(
+    records: PostgresRecords,
+    db: asyncpg.Connection,
+    case: Callable[[PostgresRecords, asyncpg.Connection], Awaitable[None]],
+) -> None:
+    await case(records, db)
+
+
 async def test_commitment_for_unknown_user_is_invalid(records: PostgresRecords) -> None:
     with pytest.raises(InvalidRecord, match="upsert_commitments"):
-        await records.upsert_commitments([Commitment(uid("c"), uid("ghost"), "x", None)])
+        await records.upsert_commitments([Commitment(uid("c"), uid("ghost"), "x", "2026-11-27")])
 
 
 async def test_bad_values_name_the_field(records: PostgresRecords) -> None:
@@ -239,3 +249,115 @@ async def test_unreachable_and_wrong_database_are_translated(
         await PostgresRecords.connect(
             dsn_for(area_database.socket_dir, area_database.port, "no_such_db")
         )
+
+
+async def test_0003_backfills_null_due_dates(
+    scratch_postgres: LocalPostgres, tmp_path: Path
+) -> None:
+    """Rows stored under 0001/0002 without a due date fall due the day after their updated_at
+    (a date in the user's zone, UTC for an unknown zone); then the column refuses NULL."""
+    name = f"backfill_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(scratch_postgres.admin_dsn)
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    dsn = dsn_for(scratch_postgres.socket_dir, scratch_postgres.port, name)
+    before = tmp_path / "before_0003"
+    before.mkdir()
+    for path in migration_files():
+        if path.stem < "0003":
+            (before / path.name).write_text(path.read_text())
+    assert await apply_migrations(dsn, before) == ["0001_core", "0002_withheld_push"]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "insert into users (user_id, display_name, timezone) values"
+            " ('la', 'LA', 'America/Los_Angeles'), ('mars', 'Mars', 'Mars/Olympus')"
+        )
+        await conn.execute(
+            "insert into commitments (commitment_id, user_id, text, due_date, status, updated_at)"
+            " values"
+            # 06:00 UTC on the 27th is still the 26th in Los Angeles
+            " ('c-la', 'la', 'meditate', null, 'open', '2026-11-27 06:00+00'),"
+            # an unknown zone counts in UTC
+            " ('c-mars', 'mars', 'stretch', null, 'open', '2026-11-27 23:30+00'),"
+            " ('c-dated', 'la', 'run', '2026-12-05', 'kept', '2026-11-20 12:00+00')"
+        )
+        assert await apply_migrations(dsn) == ["0003_commitments"]
+        rows = await conn.fetch(
+            "select commitment_id, due_date::text, status, created_at = updated_at as same"
+            " from commitments order by commitment_id"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("c-dated", "2026-12-05", "kept", True),
+            ("c-la", "2026-11-27", "open", True),
+            ("c-mars", "2026-11-28", "open", True),
+        ]
+        assert await conn.fetchval(
+            "select attnotnull from pg_attribute"
+            " where attrelid = 'commitments'::regclass and attname = 'due_date'"
+        )
+        with pytest.raises(asyncpg.NotNullViolationError):
+            await conn.execute(
+                "insert into commitments (commitment_id, user_id, text) values ('c-x', 'la', 'x')"
+            )
+        # The old statuses still hold, the new ones are allowed, anything else is not.
+        await conn.execute("update commitments set status = 'partly' where commitment_id = 'c-la'")
+        await conn.execute(
+            "update commitments set status = 'cancelled' where commitment_id = 'c-mars'"
+        )
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "update commitments set status = 'maybe' where commitment_id = 'c-la'"
+            )
+        # Re-running it (as on a Supabase project that already has it) changes nothing.
+        await conn.execute(migration_files()[-1].read_text())
+        again = await conn.fetch(
+            "select commitment_id, due_date::text from commitments order by commitment_id"
+        )
+        assert [tuple(r) for r in again] == [
+            ("c-dated", "2026-12-05"),
+            ("c-la", "2026-11-27"),
+            ("c-mars", "2026-11-28"),
+        ]
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(scratch_postgres.admin_dsn)
+        try:
+            await admin.execute(f'drop database "{name}" with (force)')
+        finally:
+            await admin.close()
+
+
+async def test_0003_grants_the_service_role_its_table_and_function() -> None:
+    """On a server with Supabase's roles: the service role may use commitment_check_ins and call
+    apply_commitment_changes; the anon key may not call it. (A cluster of its own: roles are
+    cluster-wide.)"""
+    pg = await start_scratch_postgres(prefix="callflow-grants-pg-")
+    try:
+        conn = await asyncpg.connect(pg.dsn)
+        try:
+            for role in ("anon", "authenticated", "service_role"):
+                await conn.execute(f"create role {role} nologin")
+            await conn.execute(
+                next(p for p in migration_files() if p.stem == "0003_commitments").read_text()
+            )
+            fn = "apply_commitment_changes(text, jsonb, jsonb)"
+            assert await conn.fetchval(
+                "select has_table_privilege('service_role', 'commitment_check_ins',"
+                " 'select, insert, update, delete')"
+            )
+            assert await conn.fetchval(
+                f"select has_function_privilege('service_role', '{fn}', 'execute')"
+            )
+            assert not await conn.fetchval(
+                f"select has_function_privilege('anon', '{fn}', 'execute')"
+            )
+            assert not await conn.fetchval(
+                f"select has_function_privilege('authenticated', '{fn}', 'execute')"
+            )
+        finally:
+            await conn.close()
+    finally:
+        pg.stop()  # removes its scratch folder too

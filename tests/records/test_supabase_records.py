@@ -1,11 +1,15 @@
-"""SupabaseRecords against a local server that enforces PostgREST's protocol (no PostgREST here)."""
+"""SupabaseRecords against a local server that enforces PostgREST's protocol over the area's real
+Postgres database (no PostgREST here)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
+import asyncpg
 import pytest
 
+from callflow.commitments import apply_call_outcome, new_commitment_id
 from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
 from callflow.records.errors import (
     InvalidRecord,
@@ -15,6 +19,7 @@ from callflow.records.errors import (
 )
 from callflow.records.supabase import SupabaseRecords
 from callflow.settings import ConfigurationError
+from tests.records.commitment_cases import CASES, Promised, Said
 from tests.records.conftest import SERVICE_KEY
 from tests.records.postgrest_server import PostgrestServer
 
@@ -66,6 +71,59 @@ async def test_due_commitments_filters_on_the_server(
     assert [c.text for c in due] == ["run"]
     query = postgrest.seen[-1].query
     assert ("status", "eq.open") in query and ("due_date", "lte.2026-11-27") in query
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+async def test_commitments(
+    supabase_records: SupabaseRecords,
+    db: asyncpg.Connection,
+    case: Callable[[SupabaseRecords, asyncpg.Connection], Awaitable[None]],
+) -> None:
+    await case(supabase_records, db)
+
+
+async def test_commitment_changes_are_one_rpc(
+    supabase_records: SupabaseRecords, postgrest: PostgrestServer
+) -> None:
+    user_id, call_id, cid = uid("u"), uid("call"), uid("c")
+    await supabase_records.upsert_user(User(user_id, "Ada", "tok"))
+    await supabase_records.upsert_commitments([Commitment(cid, user_id, "read", "2026-11-27")])
+    changes = apply_call_outcome(
+        user_id=user_id,
+        call_id=call_id,
+        local_date="2026-11-27",
+        due=await supabase_records.due_commitments(user_id, "2026-11-27"),
+        verdicts=[Said(cid, "kept", "Done.")],
+        new=[Promised("stretch", due_time="07:30")],
+        open_commitments=await supabase_records.open_commitments(user_id),
+        user_spoke=True,
+    )
+    postgrest.reset()
+    await supabase_records.apply_commitment_changes(changes)
+    [rpc] = postgrest.seen
+    assert (rpc.method, rpc.path) == ("POST", "/rest/v1/rpc/apply_commitment_changes")
+    assert set(rpc.body) == {"p_user_id", "p_commitments", "p_check_ins"}
+    assert rpc.body["p_user_id"] == user_id
+    assert [c["commitment_id"] for c in rpc.body["p_commitments"]] == [
+        cid,
+        new_commitment_id(call_id, 0),
+    ]
+    assert rpc.body["p_commitments"][1]["due_time"] == "07:30:00"
+    assert [(c["verdict"], c["evidence"]) for c in rpc.body["p_check_ins"]] == [("kept", "Done.")]
+    # Nothing to write (a silent call): no request at all.
+    postgrest.reset()
+    silent = apply_call_outcome(
+        user_id=user_id,
+        call_id=uid("call"),
+        local_date="2026-11-28",
+        due=[],
+        verdicts=[],
+        new=[Promised("run")],
+        open_commitments=[],
+        user_spoke=False,
+    )
+    await supabase_records.apply_commitment_changes(silent)
+    assert postgrest.seen == []
 
 
 async def test_call_upsert_and_round_trip(supabase_records: SupabaseRecords) -> None:
@@ -146,7 +204,9 @@ async def test_server_errors_are_retryable(
 
 async def test_constraint_violation_is_invalid_record(supabase_records: SupabaseRecords) -> None:
     with pytest.raises(InvalidRecord, match="23503"):
-        await supabase_records.upsert_commitments([Commitment(uid("c"), uid("ghost"), "x")])
+        await supabase_records.upsert_commitments(
+            [Commitment(uid("c"), uid("ghost"), "x", "2026-11-27")]
+        )
 
 
 async def test_missing_schema_says_to_apply_migrations(

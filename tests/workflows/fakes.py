@@ -9,12 +9,21 @@ server cannot skip past the join timeout while the signal is in flight.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from temporalio.client import Client
 
-from callflow.models import CallRecord, Commitment, MemoryItem, User
+from callflow.models import (
+    CallRecord,
+    CheckIn,
+    Commitment,
+    CommitmentChanges,
+    MemoryItem,
+    User,
+)
 from callflow.ports import (
     CallAnalysis,
     CommitmentUpdate,
@@ -26,6 +35,7 @@ from callflow.ports import (
     VoipPush,
 )
 from callflow.push.errors import DeviceUnreachable, PushRetryable
+from callflow.records.errors import InvalidRecord
 from workflows.messages import (
     Declined,
     ParticipantEvent,
@@ -39,6 +49,7 @@ class MemoryRecords:
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
         self.commitments: dict[str, Commitment] = {}
+        self.check_ins: dict[str, CheckIn] = {}
         self.calls: dict[str, CallRecord] = {}
         self.save_count = 0
         self.pushes: dict[tuple[str, int], str] = {}
@@ -49,18 +60,64 @@ class MemoryRecords:
     async def upsert_user(self, user: User) -> None:
         self.users[user.user_id] = user
 
+    # --- commitments: the stores' rules (due_date required, created_at kept, one transaction)
+
     async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
         return [
             c
-            for c in self.commitments.values()
-            if c.user_id == user_id
-            and c.status == "open"
-            and (c.due_date is None or c.due_date <= on_or_before)
+            for c in await self.open_commitments(user_id)
+            if c.due_date is not None and c.due_date <= on_or_before
         ]
 
+    async def open_commitments(self, user_id: str) -> list[Commitment]:
+        mine = [c for c in self.commitments.values() if c.user_id == user_id and c.status == "open"]
+        return sorted(mine, key=lambda c: (c.due_date or "", c.created_at or "", c.commitment_id))
+
+    def _checked(self, c: Commitment) -> Commitment:
+        if not c.due_date:
+            raise InvalidRecord(f"Commitment.due_date is required, got {c.due_date!r}")
+        existing = self.commitments.get(c.commitment_id)
+        created = existing.created_at if existing else datetime.now(UTC).isoformat()
+        return dataclasses.replace(c, created_at=created)
+
     async def upsert_commitments(self, commitments: list[Commitment]) -> None:
-        for c in commitments:
+        checked = [self._checked(c) for c in commitments]
+        for c in checked:
             self.commitments[c.commitment_id] = c
+
+    async def apply_commitment_changes(self, changes: CommitmentChanges) -> None:
+        checked = [self._checked(c) for c in changes.commitments]
+        for c in checked:
+            if c.user_id != changes.user_id:
+                raise InvalidRecord(f"commitment {c.commitment_id!r} is not {changes.user_id!r}'s")
+        known = {c.commitment_id for c in checked} | set(self.commitments)
+        for ci in changes.check_ins:
+            if ci.commitment_id not in known:
+                raise InvalidRecord(f"check-in for unknown commitment {ci.commitment_id!r}")
+        for c in checked:
+            self.commitments[c.commitment_id] = c
+        for ci in changes.check_ins:
+            existing = self.check_ins.get(ci.check_in_id)
+            created = existing.created_at if existing else datetime.now(UTC).isoformat()
+            self.check_ins[ci.check_in_id] = dataclasses.replace(ci, created_at=created)
+
+    async def commitment_history(
+        self,
+        commitment_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        limit: int = 20,
+    ) -> list[CheckIn]:
+        if (commitment_id is None) == (user_id is None):
+            raise InvalidRecord("commitment_history takes a commitment_id or a user_id")
+        rows = [
+            ci
+            for ci in self.check_ins.values()
+            if ci.commitment_id == commitment_id
+            or (user_id is not None and self.commitments[ci.commitment_id].user_id == user_id)
+        ]
+        rows.sort(key=lambda ci: (ci.asked_on, ci.created_at or ""), reverse=True)
+        return rows[:limit]
 
     async def save_call(self, record: CallRecord) -> None:
         self.save_count += 1
@@ -115,6 +172,7 @@ class MemoryMemory:
 class FakeRooms:
     created: list[str] = field(default_factory=list)
     dispatched: list[str] = field(default_factory=list)
+    job_metadata: dict[str, str] = field(default_factory=dict)  # room -> the agent's job JSON
     deleted: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
     # room -> whether a probe still finds it (default: exists until deleted)
@@ -127,6 +185,7 @@ class FakeRooms:
     async def dispatch_agent(self, room: str, agent_name: str, metadata: str) -> None:
         if room not in self.dispatched:
             self.dispatched.append(room)
+        self.job_metadata[room] = metadata
 
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
         return RoomGrant(room, "ws://fake", f"token-for-{identity}-{room}", "2099-01-01T00:00:00")
