@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio import activity
 
-from callflow.models import CallRecord, Commitment, CommitmentStatus, User
+from callflow.commitments import apply_call_outcome, has_user_speech
+from callflow.models import CallRecord, CheckIn, Commitment, User
 from callflow.ports import CallAnalysis, RecordsStore
 from callflow.records.errors import UserNotFound
 
@@ -15,13 +17,20 @@ from callflow.records.errors import UserNotFound
 @dataclass
 class LoadContextInput:
     user_id: str
-    today: str  # ISO date: commitments due on or before it are "due"
+    # The UTC date; read only when `at` is missing (histories recorded before `at` existed).
+    today: str
+    # ISO-8601 instant the call is for (its due time, else now): the due set is taken on the
+    # user's local date at that instant, in the user's time zone.
+    at: str | None = None
 
 
 @dataclass
 class CallContext:
     user: User
     due_commitments: list[Commitment] = field(default_factory=list)
+    local_date: str = ""  # the user's date at the call's instant (ISO)
+    # Each due commitment's earlier check-ins, newest first (what the agent reminds the user of).
+    history: dict[str, list[CheckIn]] = field(default_factory=dict)
 
 
 @dataclass
@@ -29,6 +38,8 @@ class SaveRecordInput:
     record: CallRecord
     analysis: CallAnalysis | None = None
     due_commitments: list[Commitment] = field(default_factory=list)
+    local_date: str | None = None  # the call's date in the user's zone; else the record's start
+    next_call_date: str | None = None  # the user's next scheduled call date, when known
 
 
 @dataclass
@@ -36,11 +47,20 @@ class SaveRecordOutput:
     call_id: str
     new_commitment_ids: list[str] = field(default_factory=list)
     updated_commitment_ids: list[str] = field(default_factory=list)
+    restated_commitment_ids: list[str] = field(default_factory=list)
 
 
-def new_commitment_id(call_id: str, index: int) -> str:
-    # Deterministic, so a retried save upserts the same rows instead of adding new ones.
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"callflow:{call_id}:commitment:{index}"))
+HISTORY_PER_COMMITMENT = 5
+
+
+def local_date_at(at: str, timezone: str) -> str:
+    """The date in `timezone` at the instant `at`; an unknown zone falls back to UTC."""
+    instant = datetime.fromisoformat(at)
+    try:
+        zone: tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return instant.astimezone(zone).date().isoformat()
 
 
 class RecordsActivities:
@@ -52,44 +72,38 @@ class RecordsActivities:
         user = await self._records.get_user(input.user_id)
         if user is None:
             raise UserNotFound(f"no user with user_id={input.user_id!r} in the records store")
-        due = await self._records.due_commitments(input.user_id, input.today)
-        return CallContext(user=user, due_commitments=due)
+        local_date = local_date_at(input.at, user.timezone) if input.at else input.today
+        due = await self._records.due_commitments(input.user_id, local_date)
+        history = {
+            c.commitment_id: await self._records.commitment_history(
+                c.commitment_id, limit=HISTORY_PER_COMMITMENT
+            )
+            for c in due
+        }
+        return CallContext(user=user, due_commitments=due, local_date=local_date, history=history)
 
     @activity.defn
     async def save_call_record(self, input: SaveRecordInput) -> SaveRecordOutput:
+        """Save the record and apply the analysis to the user's commitments (one transaction
+        for the commitments; both idempotent, so a retry writes the same rows)."""
         record = input.record
         out = SaveRecordOutput(call_id=record.call_id)
         if input.analysis is not None:
-            known = {c.commitment_id: c for c in input.due_commitments}
-            changed: list[Commitment] = []
-            for update in input.analysis.commitment_updates:
-                if update.commitment_id in known and update.status in set(CommitmentStatus):
-                    c = known[update.commitment_id]
-                    changed.append(
-                        Commitment(
-                            commitment_id=c.commitment_id,
-                            user_id=c.user_id,
-                            text=c.text,
-                            due_date=c.due_date,
-                            status=update.status,
-                            source_call_id=c.source_call_id,
-                        )
-                    )
-                    out.updated_commitment_ids.append(c.commitment_id)
-            for i, new in enumerate(input.analysis.new_commitments):
-                cid = new_commitment_id(record.call_id, i)
-                changed.append(
-                    Commitment(
-                        commitment_id=cid,
-                        user_id=record.user_id,
-                        text=new.text,
-                        due_date=new.due_date,
-                        status=CommitmentStatus.OPEN,
-                        source_call_id=record.call_id,
-                    )
-                )
-                out.new_commitment_ids.append(cid)
-            if changed:
-                await self._records.upsert_commitments(changed)
+            changes = apply_call_outcome(
+                user_id=record.user_id,
+                call_id=record.call_id,
+                local_date=input.local_date or record.started_at[:10],
+                due=input.due_commitments,
+                verdicts=input.analysis.commitment_updates,
+                new=input.analysis.new_commitments,
+                open_commitments=await self._records.open_commitments(record.user_id),
+                user_spoke=has_user_speech(record.transcript),
+                next_call_date=input.next_call_date,
+            )
+            if not changes.empty:
+                await self._records.apply_commitment_changes(changes)
+            out.new_commitment_ids = changes.created_ids
+            out.updated_commitment_ids = changes.judged_ids
+            out.restated_commitment_ids = changes.restated_ids
         await self._records.save_call(record)
         return out

@@ -14,8 +14,8 @@ from activities.records import (
     LoadContextInput,
     RecordsActivities,
     SaveRecordInput,
-    new_commitment_id,
 )
+from callflow.commitments import new_commitment_id
 from callflow.models import CallRecord, Commitment, TranscriptTurn, User
 from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
 from callflow.records.errors import UserNotFound
@@ -30,8 +30,12 @@ async def a_user(records: PostgresRecords) -> User:
     return user
 
 
-def commitment(user: User, text: str, due: str | None, status: str = "open") -> Commitment:
+def commitment(user: User, text: str, due: str, status: str = "open") -> Commitment:
     return Commitment(f"c-{uuid.uuid4().hex[:8]}", user.user_id, text, due, status)
+
+
+def ids(commitments: list[Commitment]) -> list[str]:
+    return [c.commitment_id for c in commitments]
 
 
 def record(call_id: str, user: User, **overrides: object) -> CallRecord:
@@ -70,14 +74,42 @@ async def test_context_has_the_user_and_only_open_commitments_due_by_today(
     overdue = commitment(user, "Call the bank", "2026-11-20")
     due_today = commitment(user, "Go running twice", TODAY)
     later = commitment(user, "Book the dentist", "2026-12-05")
-    undated = commitment(user, "Drink more water", None)
     done = commitment(user, "Clean the garage", "2026-11-25", status="kept")
-    await records.upsert_commitments([later, due_today, overdue, undated, done])
+    await records.upsert_commitments([later, due_today, overdue, done])
 
     context = await env.run(
-        RecordsActivities(records).load_call_context, LoadContextInput(user.user_id, TODAY)
+        RecordsActivities(records).load_call_context,
+        LoadContextInput(user.user_id, TODAY, at="2026-11-27T07:30:00+00:00"),
     )
-    assert context == CallContext(user=user, due_commitments=[overdue, due_today])
+    assert context.user == user
+    assert ids(context.due_commitments) == ids([overdue, due_today])
+    assert context.local_date == TODAY
+    assert context.history == {overdue.commitment_id: [], due_today.commitment_id: []}
+
+
+async def test_the_due_set_follows_each_users_own_date_at_the_same_instant(
+    env: ActivityEnvironment, records: PostgresRecords
+) -> None:
+    # 11:30 UTC on 27 November is already the 28th in Auckland and still the 27th in LA.
+    instant = "2026-11-27T11:30:00+00:00"
+    due_on_the_28th: dict[str, Commitment] = {}
+    for zone in ("Pacific/Auckland", "America/Los_Angeles"):
+        user = User(f"u-{uuid.uuid4().hex[:8]}", "Sam", "ab" * 32, zone)
+        await records.upsert_user(user)
+        due_on_the_28th[zone] = commitment(user, "Send the report", "2026-11-28")
+        await records.upsert_commitments([due_on_the_28th[zone]])
+
+    contexts: dict[str, CallContext] = {}
+    for zone, c in due_on_the_28th.items():
+        contexts[zone] = await env.run(
+            RecordsActivities(records).load_call_context,
+            LoadContextInput(c.user_id, "2026-11-27", at=instant),
+        )
+
+    auckland, los_angeles = contexts["Pacific/Auckland"], contexts["America/Los_Angeles"]
+    assert (auckland.local_date, los_angeles.local_date) == ("2026-11-28", "2026-11-27")
+    assert ids(auckland.due_commitments) == ids([due_on_the_28th["Pacific/Auckland"]])
+    assert los_angeles.due_commitments == []
 
 
 async def test_save_call_record_twice_keeps_one_row_and_one_set_of_commitments(
@@ -102,7 +134,9 @@ async def test_save_call_record_twice_keeps_one_row_and_one_set_of_commitments(
         ],
         provider="openai:gpt-4o-mini",
     )
-    save = SaveRecordInput(record(call_id, user), analysis, due_commitments=[run, read])
+    save = SaveRecordInput(
+        record(call_id, user), analysis, due_commitments=[run, read], local_date=TODAY
+    )
     acts = RecordsActivities(records)
 
     first = await env.run(acts.save_call_record, save)
@@ -132,12 +166,43 @@ async def test_save_call_record_twice_keeps_one_row_and_one_set_of_commitments(
         call_id,
     )
     assert [tuple(r) for r in new_rows] == [
-        ("Call mum on Sunday", None, call_id),
+        ("Call mum on Sunday", "2026-11-28", call_id),  # no date said: the next day
         ("Meditate ten minutes every morning", "2026-12-04", call_id),
     ]
-    # The next call sees the new dated commitment once it falls due, and not the closed ones.
+    # The next call sees each new commitment once it falls due, and not the closed ones.
+    due_next_day = await records.due_commitments(user.user_id, "2026-11-28")
+    assert [c.commitment_id for c in due_next_day] == [expected_new[1]]
     due_later = await records.due_commitments(user.user_id, "2026-12-04")
-    assert [c.commitment_id for c in due_later] == [expected_new[0]]
+    assert {c.commitment_id for c in due_later} == set(expected_new)
+
+
+async def test_a_call_in_which_the_user_said_nothing_changes_no_commitment(
+    env: ActivityEnvironment, records: PostgresRecords, pool: asyncpg.Pool, call_id: str
+) -> None:
+    user = await a_user(records)
+    run = commitment(user, "Go running twice", TODAY)
+    await records.upsert_commitments([run])
+    silent = record(call_id, user, transcript=[TranscriptTurn("agent", "Hello? Sam?", 1.0, 2.0)])
+    analysis = CallAnalysis(
+        summary="No answer from the user.",
+        mood="neutral",
+        commitment_updates=[CommitmentUpdate(run.commitment_id, "unclear")],
+    )
+
+    out = await env.run(
+        RecordsActivities(records).save_call_record,
+        SaveRecordInput(silent, analysis, due_commitments=[run], local_date=TODAY),
+    )
+
+    assert out.updated_commitment_ids == [] and out.new_commitment_ids == []
+    still_due = await records.due_commitments(user.user_id, TODAY)
+    assert [(c.commitment_id, c.status, c.due_date) for c in still_due] == [
+        (run.commitment_id, "open", TODAY)
+    ]
+    checked_in = await pool.fetchval(
+        "select count(*) from commitment_check_ins where call_id = $1", call_id
+    )
+    assert checked_in == 0
 
 
 async def test_new_commitment_ids_are_deterministic_per_call_and_index() -> None:
