@@ -1,5 +1,5 @@
 """The accountability-call agent: instructions from the call context, and the phone's device
-tools (DESIGN.md section 5) as LLM tools.
+tools (docs/architecture.md, "Contracts with the iOS app") as LLM tools.
 
 A device failure never escapes as an exception: it becomes a `ToolError` whose message the LLM
 reads and can talk about.
@@ -25,7 +25,7 @@ from agent.device_client import (
 )
 from agent.errors import DeviceError
 from agent.instructions import build_instructions
-from agent.metadata import CallContext
+from workflows.agent_job import AgentJob
 
 logger = logging.getLogger("callflow.agent")
 
@@ -33,7 +33,7 @@ logger = logging.getLogger("callflow.agent")
 class CallAgent(Agent):
     def __init__(
         self,
-        call: CallContext,
+        call: AgentJob,
         device: DeviceClient,
         *,
         greet: bool = True,

@@ -9,7 +9,7 @@ import logging
 import time
 
 from livekit import rtc
-from livekit.agents import AgentSession, room_io
+from livekit.agents import AgentSession, room_io, utils
 
 from agent.call_agent import CallAgent
 from agent.device_client import DeviceClient
@@ -30,23 +30,19 @@ class PhoneNeverJoined(AgentError):
 
 async def wait_for_phone(room: rtc.Room, identity: str, timeout_s: float) -> rtc.RemoteParticipant:
     """The phone participant, which may already be in the room when the agent arrives."""
-    joined: asyncio.Future[rtc.RemoteParticipant] = asyncio.get_running_loop().create_future()
-
-    def on_connected(p: rtc.RemoteParticipant) -> None:
-        if p.identity == identity and not joined.done():
-            joined.set_result(p)
-
-    room.on("participant_connected", on_connected)
     try:
-        if identity in room.remote_participants:
-            return room.remote_participants[identity]
-        return await asyncio.wait_for(joined, timeout_s)
+        return await asyncio.wait_for(
+            utils.wait_for_participant(
+                room, identity=identity, kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+            ),
+            timeout_s,
+        )
     except TimeoutError:
         raise PhoneNeverJoined(
             f"phone {identity!r} did not join room {room.name} within {timeout_s:.0f}s"
         ) from None
-    finally:
-        room.off("participant_connected", on_connected)
+    except RuntimeError as exc:  # the room is not, or no longer, connected
+        raise PhoneNeverJoined(f"phone {identity!r} did not join room {room.name}: {exc}") from None
 
 
 def _joined_at(phone: rtc.RemoteParticipant) -> float:
@@ -96,7 +92,7 @@ async def run_call(
     )
     try:
         phone = await wait_for_phone(
-            room, call.phone_identity, phone_timeout_s or settings.join_timeout_s
+            room, call.phone_identity, phone_timeout_s or call.join_timeout_s
         )
     except PhoneNeverJoined:
         await session.aclose()
@@ -105,7 +101,7 @@ async def run_call(
     phone_present.set_result(None)
     try:
         # The workflow closes the room at its hard cap; this is only a backstop.
-        await asyncio.wait_for(closed.wait(), settings.max_call_s + 60.0)
+        await asyncio.wait_for(closed.wait(), call.max_call_s + 60.0)
     except TimeoutError:
         logger.warning("call %s outlived max_call_s; closing the session", call.call_id)
         await session.aclose()

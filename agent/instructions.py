@@ -6,28 +6,30 @@ due commitments are listed one per line under a fixed heading.
 
 from __future__ import annotations
 
-from agent.metadata import CallContext, DueCommitment
+from workflows.agent_job import AgentJob, JobCommitment
 
 DUE_HEADING = "Commitments that fall due now:"
 MEMORY_HEADING = "What you remember from earlier calls:"
 NAME_PREFIX = "You are calling "
 
 
-def commitment_line(commitment: DueCommitment) -> str:
+def commitment_line(commitment: JobCommitment) -> str:
     due = f" (due {commitment.due_date})" if commitment.due_date else ""
     return f"- {commitment.text}{due}"
 
 
-def build_instructions(ctx: CallContext, *, coach_name: str = "Callflow Coach") -> str:
+def build_instructions(job: AgentJob) -> str:
+    """The agent introduces itself with the job's caller name: the one the VoIP push showed."""
+    user = job.user
     lines = [
-        f"You are {coach_name}, a warm, brief accountability coach on a phone call.",
-        f"{NAME_PREFIX}{ctx.user.display_name} (time zone {ctx.user.timezone}).",
+        f"You are {job.caller_name}, a warm, brief accountability coach on a phone call.",
+        f"{NAME_PREFIX}{user.display_name or 'there'} (time zone {user.timezone or 'UTC'}).",
         "Speak in short, plain sentences: this is a voice call, so no lists, markdown or emoji.",
         "",
         DUE_HEADING,
     ]
-    if ctx.due_commitments:
-        lines += [commitment_line(c) for c in ctx.due_commitments]
+    if job.due_commitments:
+        lines += [commitment_line(c) for c in job.due_commitments]
         lines.append(
             "Your first question is about these commitments: ask whether each was done, "
             "one at a time, before anything else."
@@ -36,11 +38,11 @@ def build_instructions(ctx: CallContext, *, coach_name: str = "Callflow Coach") 
         lines.append("- none")
         lines.append("Nothing falls due: open by asking what they want to commit to next.")
     lines += ["", MEMORY_HEADING]
-    if ctx.memory:
-        lines += [f"- {m}" for m in ctx.memory]
+    if job.memory:
+        lines += [f"- {m}" for m in job.memory]
     else:
         lines.append("- nothing yet")
-    if ctx.memory_degraded:
+    if job.memory_degraded:
         lines.append(
             "(Memory could not be loaded for this call: do not pretend to remember details.)"
         )

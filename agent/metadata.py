@@ -1,119 +1,55 @@
 """The job metadata the workflow's activity puts on the agent dispatch (and on the room).
 
-Parsed once at the edge into dataclasses; a malformed document raises `JobMetadataInvalid`
-naming the field, because a silent default would make the agent greet the wrong person.
+It is the JSON of `workflows.agent_job.AgentJob`, parsed once at the edge by one validating
+parser; a malformed document raises `JobMetadataInvalid` naming the field, because a silent
+default would make the agent greet the wrong person.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import pydantic
+from pydantic_core import ErrorDetails
 
 from agent.errors import JobMetadataInvalid
+from workflows.agent_job import AgentJob, JobCommitment, JobUser
+
+# The names the agent code uses for the job's parts.
+CallContext = AgentJob
+UserProfile = JobUser
+DueCommitment = JobCommitment
+
+_JOB = pydantic.TypeAdapter(AgentJob)
+_EXPECTED = "expected the AgentJob JSON the workflow writes (workflows/agent_job.py)"
 
 
-@dataclass(frozen=True)
-class UserProfile:
-    user_id: str
-    display_name: str
-    timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
-class DueCommitment:
-    commitment_id: str
-    text: str
-    due_date: str | None = None
-
-
-@dataclass(frozen=True)
-class CallContext:
-    call_id: str
-    workflow_id: str
-    user: UserProfile
-    memory: list[str] = field(default_factory=list)
-    memory_degraded: bool = False
-    due_commitments: list[DueCommitment] = field(default_factory=list)
-    script: str | None = None
-
-    @property
-    def phone_identity(self) -> str:
-        """The phone joins the room with the user id as its identity."""
-        return self.user.user_id
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-
-def _require_str(doc: dict[str, Any], key: str, where: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise JobMetadataInvalid(
-            f"job metadata field {where}{key} must be a non-empty string, got {value!r}: "
-            "the dispatch activity must set it"
-        )
-    return value
-
-
-def _optional_str(doc: dict[str, Any], key: str, where: str) -> str | None:
-    value = doc.get(key)
-    if value is not None and not isinstance(value, str):
-        raise JobMetadataInvalid(
-            f"job metadata field {where}{key} must be a string or null, got {value!r}"
-        )
-    return value
-
-
-def parse_call_context(raw: str) -> CallContext:
+def parse_call_context(raw: str) -> AgentJob:
     """Parse the job metadata JSON; raises JobMetadataInvalid naming the bad field."""
     if not raw or not raw.strip():
         raise JobMetadataInvalid(
-            "job metadata is empty: dispatch the agent with the call context JSON "
-            "(call_id, workflow_id, user, memory, due_commitments)"
+            "job metadata is empty: dispatch the agent with the call's AgentJob JSON "
+            "(call_id, workflow_id, user, memory, due_commitments, ...)"
         )
     try:
-        doc = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise JobMetadataInvalid(f"job metadata is not JSON ({exc.msg} at {exc.pos})") from exc
-    if not isinstance(doc, dict):
-        raise JobMetadataInvalid("job metadata must be a JSON object")
+        # strict: "45" is not a number and "yes" not a boolean; unknown fields are ignored, so
+        # a newer workflow's job still reaches an older agent.
+        return _JOB.validate_json(raw, strict=True)
+    except pydantic.ValidationError as exc:
+        raise JobMetadataInvalid(_describe(exc)) from exc
 
-    user_doc = doc.get("user")
-    if not isinstance(user_doc, dict):
-        raise JobMetadataInvalid("job metadata field user must be an object with user_id")
-    user = UserProfile(
-        user_id=_require_str(user_doc, "user_id", "user."),
-        display_name=_optional_str(user_doc, "display_name", "user.") or "there",
-        timezone=_optional_str(user_doc, "timezone", "user.") or "UTC",
-    )
 
-    memory = doc.get("memory") or []
-    if not isinstance(memory, list) or not all(isinstance(m, str) for m in memory):
-        raise JobMetadataInvalid("job metadata field memory must be a list of strings")
+def _describe(exc: pydantic.ValidationError) -> str:
+    problems = [_problem(error) for error in exc.errors(include_url=False)]
+    more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if problems[1:] else ""
+    return f"{problems[0]}{more}: {_EXPECTED}"
 
-    commitments_doc = doc.get("due_commitments") or []
-    if not isinstance(commitments_doc, list):
-        raise JobMetadataInvalid("job metadata field due_commitments must be a list")
-    commitments: list[DueCommitment] = []
-    for i, item in enumerate(commitments_doc):
-        if not isinstance(item, dict):
-            raise JobMetadataInvalid(f"job metadata field due_commitments[{i}] must be an object")
-        where = f"due_commitments[{i}]."
-        commitments.append(
-            DueCommitment(
-                commitment_id=_require_str(item, "commitment_id", where),
-                text=_require_str(item, "text", where),
-                due_date=_optional_str(item, "due_date", where),
-            )
-        )
 
-    return CallContext(
-        call_id=_require_str(doc, "call_id", ""),
-        workflow_id=_require_str(doc, "workflow_id", ""),
-        user=user,
-        memory=list(memory),
-        memory_degraded=bool(doc.get("memory_degraded", False)),
-        due_commitments=commitments,
-        script=_optional_str(doc, "script", ""),
-    )
+def _problem(error: ErrorDetails) -> str:
+    if error["type"] == "json_invalid":
+        return f"job metadata is not JSON ({error['msg']})"
+    if not error["loc"]:
+        return f"job metadata must be a JSON object, got {error['input']!r}"
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    got = "" if error["type"] == "missing" else f", got {error['input']!r}"
+    return f"job metadata field {where}: {error['msg'].lower()}{got}"

@@ -18,17 +18,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from workflows.messages import AgentReady, AgentReport, TranscriptTurnSignal
+from workflows.messages import AgentReady, AgentReport, SignalName, TranscriptTurnSignal
 
 logger = logging.getLogger("callflow.agent.signals")
 
-SIGNAL_AGENT_READY = "agent_ready"
-SIGNAL_TRANSCRIPT_TURN = "transcript_turn"
-SIGNAL_AGENT_REPORT = "agent_report"
+SIGNAL_AGENT_READY = SignalName.AGENT_READY
+SIGNAL_TRANSCRIPT_TURN = SignalName.TRANSCRIPT_TURN
+SIGNAL_AGENT_REPORT = SignalName.AGENT_REPORT
 
 
 def ready_event_id(room: str) -> str:
-    return f"{room}:agent_ready"
+    return f"{room}:{SignalName.AGENT_READY}"
 
 
 def turn_event_id(room: str, turn: int) -> str:
@@ -36,7 +36,7 @@ def turn_event_id(room: str, turn: int) -> str:
 
 
 def report_event_id(room: str) -> str:
-    return f"{room}:agent_report"
+    return f"{room}:{SignalName.AGENT_REPORT}"
 
 
 class WorkflowSignals(Protocol):

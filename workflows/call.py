@@ -1,4 +1,4 @@
-"""`CallWorkflow`: one accountability call as one durable workflow (DESIGN.md section 1).
+"""`CallWorkflow`: one accountability call as one durable workflow (docs/architecture.md).
 
 Signal handlers only record what arrived (deduplicated by `event_id`); `run()` waits on
 conditions over that state, so the order in which messages arrive never matters.
@@ -7,20 +7,19 @@ conditions over that state, so the order in which messages arrive never matters.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.analysis import AnalysisActivities, AnalyzeInput, NotifyActivities
-    from activities.errors import DEVICE_UNREACHABLE, NON_RETRYABLE
+    from activities.errors import DEVICE_UNREACHABLE
     from activities.memory import FetchMemoryInput, MemoryActivities, WriteMemoryInput
     from activities.records import (
         CallContext,
@@ -30,23 +29,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
     from activities.rooms import RoomActivities, RoomRef
-    from callflow.models import CallRecord, MemoryItem, Outcome, TranscriptTurn, Usage
+    from callflow.models import CallRecord, MemoryItem, Outcome
     from callflow.ports import CallAnalysis, PostCallEvent
+    from workflows.agent_job import AgentJob, agent_job_for
+    from workflows.call_record import (
+        analysis_transcript,
+        build_call_record,
+        memory_note,
+        with_stages,
+    )
     from workflows.messages import (
-        STAGE_ANALYZING,
-        STAGE_AWAITING_JOIN,
-        STAGE_BACKING_OFF,
-        STAGE_DONE,
-        STAGE_FETCHING_MEMORY,
-        STAGE_IN_CALL,
-        STAGE_LOADING_USER,
-        STAGE_NOTIFYING,
-        STAGE_RINGING,
-        STAGE_SAVING_RECORD,
-        STAGE_SCHEDULED,
-        STAGE_WAITING_DUE,
-        STAGE_WRITING_MEMORY,
+        CALL_ATTEMPT,
+        CALL_OUTCOME,
+        CALL_STAGE,
+        CALL_USER_ID,
+        CANCEL_UPDATE,
+        SCHEDULED_START,
+        STATUS_QUERY,
         WORKFLOW_ID_PREFIX,
+        WORKFLOW_TYPE,
         AgentReady,
         AgentReport,
         CallInput,
@@ -56,36 +57,36 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         Declined,
         ParticipantEvent,
-        PriceTable,
         RoomFinished,
+        SignalName,
+        Stage,
         StageMark,
         TranscriptTurnSignal,
         room_name_for,
     )
 
-CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
-CALL_USER_ID = SearchAttributeKey.for_keyword("CallUserId")
-CALL_ATTEMPT = SearchAttributeKey.for_int("CallAttempt")
-CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+InT = TypeVar("InT")
+OutT = TypeVar("OutT")
 
+# No policy names error types: a permanent failure reaches Temporal marked non-retryable
+# (activities/error_edge.py), so it ends its activity after one attempt under any policy.
 # Quick steps on the ring path: short timeouts, a few fast retries.
 QUICK_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=5),
     maximum_attempts=5,
-    non_retryable_error_types=NON_RETRYABLE,
 )
 # After the call: keep trying for long, so no record, memory or webhook is lost to an outage.
 DURABLE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=NON_RETRYABLE,
 )
 # The post-call phase survives an outage of up to this long before giving up on a step.
 DURABLE_WINDOW = timedelta(hours=1)
+# The analysis is worth a few tries only: the call is recorded without it.
+ANALYSIS_RETRY = RetryPolicy(maximum_attempts=3)
 # Calls already sleeping when armed rings were deployed replay their old path: timer, then ring.
 ARMED_RING_PATCH = "armed-ring"
 # The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
@@ -98,21 +99,21 @@ MEMORY_PREP_MAX = timedelta(seconds=30)
 AGENT_REPORT_GRACE = timedelta(seconds=10)
 CANCELLABLE_STAGES = frozenset(
     {
-        STAGE_SCHEDULED,
-        STAGE_LOADING_USER,
-        STAGE_FETCHING_MEMORY,
-        STAGE_WAITING_DUE,
-        STAGE_RINGING,
-        STAGE_AWAITING_JOIN,
-        STAGE_BACKING_OFF,
-        STAGE_IN_CALL,
+        Stage.SCHEDULED,
+        Stage.LOADING_USER,
+        Stage.FETCHING_MEMORY,
+        Stage.WAITING_DUE,
+        Stage.RINGING,
+        Stage.AWAITING_JOIN,
+        Stage.BACKING_OFF,
+        Stage.IN_CALL,
     }
 )
 MAX_CANCEL_REASON = 500
 # Quick steps with bounded retries (seconds) are kept in the `status` query but not written to
 # visibility: each upsert is a history event and a visibility write, and at the morning peak
 # the due minute should cost one of each per call (awaiting_join), not two.
-UNINDEXED_STAGES = frozenset({STAGE_LOADING_USER, STAGE_FETCHING_MEMORY, STAGE_RINGING})
+UNINDEXED_STAGES = frozenset({Stage.LOADING_USER, Stage.FETCHING_MEMORY, Stage.RINGING})
 
 
 class _CallEnded(Exception):
@@ -124,15 +125,15 @@ class _CallEnded(Exception):
         self.reason = reason
 
 
-@workflow.defn(name="CallWorkflow")
+@workflow.defn(name=WORKFLOW_TYPE)
 class CallWorkflow:
     @workflow.init
     def __init__(self, input: CallInput) -> None:
         info = workflow.info()
         self._call_id = input.call_id or info.workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
         self._input = input
-        self._stage = STAGE_SCHEDULED
-        self._stages: list[StageMark] = [StageMark(STAGE_SCHEDULED, workflow.now().isoformat())]
+        self._stage = Stage.SCHEDULED
+        self._stages: list[StageMark] = [StageMark(Stage.SCHEDULED, workflow.now().isoformat())]
         self._attempt = 0
         self._room: str | None = None
         self._seen: set[str] = set()
@@ -157,42 +158,42 @@ class CallWorkflow:
         self._seen.add(event_id)
         return True
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.PARTICIPANT_JOINED)
     def participant_joined(self, event: ParticipantEvent) -> None:
         if self._first_time(event.event_id) and self._is_phone(event):
             self._joined_rooms.add(event.room)
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.PARTICIPANT_LEFT)
     def participant_left(self, event: ParticipantEvent) -> None:
         if self._first_time(event.event_id) and self._is_phone(event):
             self._left_rooms.add(event.room)
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.ROOM_FINISHED)
     def room_finished(self, event: RoomFinished) -> None:
         if self._first_time(event.event_id):
             self._finished_rooms.add(event.room)
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.AGENT_READY)
     def agent_ready(self, event: AgentReady) -> None:
         if self._first_time(event.event_id) and self._agent_ready is None:
             self._agent_ready = event
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.TRANSCRIPT_TURN)
     def transcript_turn(self, event: TranscriptTurnSignal) -> None:
         if self._first_time(event.event_id):
             self._turns.append(event)
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.AGENT_REPORT)
     def agent_report(self, event: AgentReport) -> None:
         if self._first_time(event.event_id):
             self._agent_report = event
 
-    @workflow.signal
+    @workflow.signal(name=SignalName.DECLINED)
     def declined(self, event: Declined) -> None:
         if self._first_time(event.event_id) and self._declined is None:
             self._declined = event
 
-    @workflow.update
+    @workflow.update(name=CANCEL_UPDATE)
     def cancel(self, request: CancelRequest) -> CancelAccepted:
         if self._cancel is None:
             self._cancel = request
@@ -211,7 +212,7 @@ class CallWorkflow:
                 f"{self._stage!r} with outcome {self._outcome and self._outcome.value!r}"
             )
 
-    @workflow.query
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> CallStatus:
         return CallStatus(
             call_id=self._call_id,
@@ -259,7 +260,7 @@ class CallWorkflow:
         return await self._finish(context, ended_by)
 
     async def _load_context(self) -> CallContext:
-        self._enter(STAGE_LOADING_USER)
+        self._enter(Stage.LOADING_USER)
         try:
             return await workflow.execute_activity_method(
                 RecordsActivities.load_call_context,
@@ -271,7 +272,7 @@ class CallWorkflow:
             raise _CallEnded(Outcome.FAILED, _reason(e)) from e
 
     async def _fetch_memory(self, context: CallContext) -> list[MemoryItem]:
-        self._enter(STAGE_FETCHING_MEMORY)
+        self._enter(Stage.FETCHING_MEMORY)
         self._check_interrupts()
         budget = timedelta(milliseconds=self._input.timings.memory_budget_ms)
         query = " ".join(c.text for c in context.due_commitments) or "recent goals and progress"
@@ -314,7 +315,7 @@ class CallWorkflow:
         due = self._due_time()
         if due is None or due <= workflow.now():
             return None
-        self._enter(STAGE_WAITING_DUE)
+        self._enter(Stage.WAITING_DUE)
         # A call that began sleeping before armed rings existed replays its old path: no
         # arming, and a cancel waited for the due time (tests/workflows/test_replay.py).
         armed = workflow.patched(ARMED_RING_PATCH)
@@ -340,14 +341,14 @@ class CallWorkflow:
         user = context.user
         if not user.voip_token:
             raise _CallEnded(Outcome.UNREACHABLE, "the user has no VoIP push token registered")
-        metadata = self._agent_metadata(context, memory)
+        metadata = self._agent_job(context, memory).to_json()
         for attempt in range(1, timings.max_attempts + 1):
             self._check_interrupts()
             self._attempt = attempt
             self._room = room = room_name_for(self._call_id, attempt)
             armed_for = ring_at if attempt == 1 else None
             if armed_for is None:
-                self._enter(STAGE_RINGING)
+                self._enter(Stage.RINGING)
             ring = await self._ring(
                 RingInput(
                     call_id=self._call_id,
@@ -366,8 +367,8 @@ class CallWorkflow:
             )
             if armed_for is not None:
                 # The armed ring began in the worker at the due time: mark it when it happened.
-                self._stages.append(StageMark(STAGE_RINGING, ring.rang_at))
-            self._enter(STAGE_AWAITING_JOIN)
+                self._stages.append(StageMark(Stage.RINGING, ring.rang_at))
+            self._enter(Stage.AWAITING_JOIN)
             await self._wait(timings.join_timeout_s, partial(self._answered_or_over, room))
             if room in self._joined_rooms:
                 return  # answered: a late decline from this push changes nothing
@@ -375,7 +376,7 @@ class CallWorkflow:
             # Not answered: close the room so the agent leaves, then back off and ring again.
             await self._close_room(room)
             if attempt < timings.max_attempts:
-                self._enter(STAGE_BACKING_OFF)
+                self._enter(Stage.BACKING_OFF)
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
         raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
@@ -435,7 +436,7 @@ class CallWorkflow:
         assert self._room is not None
         room = self._room
         timings = self._input.timings
-        self._enter(STAGE_IN_CALL)
+        self._enter(Stage.IN_CALL)
         started = workflow.now()
         while True:
             elapsed = (workflow.now() - started).total_seconds()
@@ -475,198 +476,152 @@ class CallWorkflow:
 
     async def _finish(self, context: CallContext | None, ended_by: str | None) -> CallResult:
         assert self._outcome is not None
+        outcome = self._outcome
         self._set_search_attributes(outcome=True)
         analysis: CallAnalysis | None = None
         memory_written = False
-        if self._outcome == Outcome.COMPLETED and context is not None:
-            analysis = await self._analyze(context)
+        if outcome == Outcome.COMPLETED and context is not None:
+            analysis = await self._post_call_step(
+                Stage.ANALYZING,
+                AnalysisActivities.analyze_call,
+                lambda: AnalyzeInput(
+                    call_id=self._call_id,
+                    transcript=analysis_transcript(self._turns),
+                    due_commitments=context.due_commitments,
+                ),
+                # The call itself happened; a failed analysis is recorded, not a failed call.
+                failed="analysis failed",
+                records_failure=True,
+                start_to_close=timedelta(seconds=60),
+                retry_policy=ANALYSIS_RETRY,
+                window=None,
+            )
             if analysis is not None:
-                memory_written = await self._write_memory(analysis)
+                written = await self._post_call_step(
+                    Stage.WRITING_MEMORY,
+                    MemoryActivities.write_memory,
+                    partial(self._memory_input, analysis),
+                    failed="memory write failed for good",
+                    start_to_close=timedelta(seconds=30),
+                )
+                memory_written = written is not None and written.written
         record = self._record(analysis)
-        record_saved = await self._save_record(record, analysis, context)
-        delivered = await self._notify(analysis)
-        self._enter(STAGE_DONE)
+        saved = await self._post_call_step(
+            Stage.SAVING_RECORD,
+            RecordsActivities.save_call_record,
+            # Built once the stage is entered, so the record lists its own saving stage.
+            lambda: SaveRecordInput(
+                record=with_stages(record, self._stages),
+                analysis=analysis,
+                due_commitments=context.due_commitments if context else [],
+            ),
+            failed="call record could not be saved",
+            start_to_close=timedelta(seconds=30),
+        )
+        notified = await self._post_call_step(
+            Stage.NOTIFYING,
+            NotifyActivities.notify_app_backend,
+            lambda: PostCallEvent(
+                call_id=self._call_id,
+                user_id=self._input.user_id,
+                outcome=outcome.value,
+                attempts=self._attempt,
+                summary=analysis.summary if analysis else None,
+                ended_at=workflow.now().isoformat(),
+            ),
+            failed="post-call webhook not delivered",
+            start_to_close=timedelta(seconds=60),
+        )
+        self._enter(Stage.DONE)
         return CallResult(
             call_id=self._call_id,
-            outcome=self._outcome.value,
+            outcome=outcome.value,
             attempts=self._attempt,
             stages=list(self._stages),
             failure_reason=self._failure_reason,
             memory_degraded=self._memory_degraded,
             memory_written=memory_written,
-            record_saved=record_saved,
-            post_call_webhook_delivered=delivered,
+            record_saved=saved is not None,
+            post_call_webhook_delivered=notified is not None and notified.delivered,
             pushes_sent=self._pushes_sent,
-            ended_by=ended_by if self._outcome == Outcome.COMPLETED else None,
+            ended_by=ended_by if outcome == Outcome.COMPLETED else None,
             transcript_turns=len(self._turns),
             tools_called=record.tools_called,
             agent_first_audio_ms=self._agent_ready.first_audio_ms if self._agent_ready else None,
             cost_usd=record.cost_usd,
         )
 
-    async def _analyze(self, context: CallContext) -> CallAnalysis | None:
-        self._enter(STAGE_ANALYZING)
+    async def _post_call_step(
+        self,
+        stage: Stage,
+        activity: Callable[[Any, InT], Awaitable[OutT]],
+        make_input: Callable[[], InT],
+        *,
+        failed: str,
+        start_to_close: timedelta,
+        retry_policy: RetryPolicy = DURABLE_RETRY,
+        window: timedelta | None = DURABLE_WINDOW,
+        records_failure: bool = False,
+    ) -> OutT | None:
+        """One step after the call: enter its stage, run its activity (input built then), and
+        return the activity's output, or None once it failed for good. A failed step never
+        fails the call: it is logged (`failed`), and with `records_failure` it becomes the
+        call's failure reason."""
+        self._enter(stage)
         try:
             return await workflow.execute_activity_method(
-                AnalysisActivities.analyze_call,
-                AnalyzeInput(
-                    call_id=self._call_id,
-                    transcript=[{"role": t.role, "text": t.text} for t in self._ordered_turns()],
-                    due_commitments=context.due_commitments,
-                ),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=RetryPolicy(
-                    maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE
-                ),
+                activity,
+                make_input(),
+                start_to_close_timeout=start_to_close,
+                schedule_to_close_timeout=window,
+                retry_policy=retry_policy,
             )
         except ActivityError as e:
-            # The call itself happened; a failed analysis is recorded, not a failed call.
-            self._failure_reason = f"analysis failed: {_reason(e)}"
+            if records_failure:
+                self._failure_reason = f"{failed}: {_reason(e)}"
+            else:
+                workflow.logger.error("%s: %s", failed, e)
             return None
 
-    async def _write_memory(self, analysis: CallAnalysis) -> bool:
-        self._enter(STAGE_WRITING_MEMORY)
-        content = analysis.summary
-        if analysis.topics_next_time:
-            content += "\nTopics for next time: " + "; ".join(analysis.topics_next_time)
-        try:
-            out = await workflow.execute_activity_method(
-                MemoryActivities.write_memory,
-                WriteMemoryInput(
-                    user_id=self._input.user_id,
-                    call_id=self._call_id,
-                    content=content,
-                    metadata={"call_id": self._call_id, "mood": analysis.mood},
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=DURABLE_WINDOW,
-                retry_policy=DURABLE_RETRY,
-            )
-            return out.written
-        except ActivityError as e:
-            workflow.logger.error("memory write failed for good: %s", e)
-            return False
-
-    async def _save_record(
-        self, record: CallRecord, analysis: CallAnalysis | None, context: CallContext | None
-    ) -> bool:
-        self._enter(STAGE_SAVING_RECORD)
-        record.stages = [{"stage": s.stage, "at": s.at} for s in self._stages]
-        try:
-            await workflow.execute_activity_method(
-                RecordsActivities.save_call_record,
-                SaveRecordInput(
-                    record=record,
-                    analysis=analysis,
-                    due_commitments=context.due_commitments if context else [],
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=DURABLE_WINDOW,
-                retry_policy=DURABLE_RETRY,
-            )
-            return True
-        except ActivityError as e:
-            workflow.logger.error("call record could not be saved: %s", e)
-            return False
-
-    async def _notify(self, analysis: CallAnalysis | None) -> bool:
-        self._enter(STAGE_NOTIFYING)
-        assert self._outcome is not None
-        try:
-            out = await workflow.execute_activity_method(
-                NotifyActivities.notify_app_backend,
-                PostCallEvent(
-                    call_id=self._call_id,
-                    user_id=self._input.user_id,
-                    outcome=self._outcome.value,
-                    attempts=self._attempt,
-                    summary=analysis.summary if analysis else None,
-                    ended_at=workflow.now().isoformat(),
-                ),
-                start_to_close_timeout=timedelta(seconds=60),
-                schedule_to_close_timeout=DURABLE_WINDOW,
-                retry_policy=DURABLE_RETRY,
-            )
-            return out.delivered
-        except ActivityError as e:
-            workflow.logger.error("post-call webhook not delivered: %s", e)
-            return False
+    def _memory_input(self, analysis: CallAnalysis) -> WriteMemoryInput:
+        return WriteMemoryInput(
+            user_id=self._input.user_id,
+            call_id=self._call_id,
+            content=memory_note(analysis),
+            metadata={"call_id": self._call_id, "mood": analysis.mood},
+        )
 
     # --- helpers --------------------------------------------------------------------------
 
     def _record(self, analysis: CallAnalysis | None) -> CallRecord:
         assert self._outcome is not None
-        report = self._agent_report
-        usage = (
-            Usage(
-                stt_seconds=report.stt_seconds,
-                llm_prompt_tokens=report.llm_prompt_tokens,
-                llm_completion_tokens=report.llm_completion_tokens,
-                tts_characters=report.tts_characters,
-            )
-            if report
-            else None
-        )
-        latency: dict[str, float] = {}
-        if self._agent_ready is not None:
-            latency["first_audio_ms"] = self._agent_ready.first_audio_ms
-        if report and report.turn_latencies:
-            n = len(report.turn_latencies)
-            latency["end_of_utterance_ms_avg"] = (
-                sum(t.end_of_utterance_ms for t in report.turn_latencies) / n
-            )
-            latency["llm_ttft_ms_avg"] = sum(t.llm_ttft_ms for t in report.turn_latencies) / n
-            latency["tts_ttfb_ms_avg"] = sum(t.tts_ttfb_ms for t in report.turn_latencies) / n
-        return CallRecord(
+        return build_call_record(
             call_id=self._call_id,
             user_id=self._input.user_id,
-            outcome=self._outcome.value,
+            outcome=self._outcome,
             attempts=self._attempt,
-            started_at=self._stages[0].at,
-            ended_at=workflow.now().isoformat(),
+            stages=self._stages,
+            now=workflow.now(),
             failure_reason=self._failure_reason,
             memory_degraded=self._memory_degraded,
-            summary=analysis.summary if analysis else None,
-            mood=analysis.mood if analysis else None,
-            transcript=[
-                TranscriptTurn(t.role, t.text, t.started_at, t.ended_at)
-                for t in self._ordered_turns()
-            ],
-            usage=usage,
-            cost_usd=_cost(usage, self._call_minutes(), self._input.prices) if usage else None,
-            latency=latency,
-            tools_called=list(report.tools_called) if report else [],
-            analysis_provider=analysis.provider if analysis else None,
+            analysis=analysis,
+            turns=self._turns,
+            agent_ready=self._agent_ready,
+            agent_report=self._agent_report,
+            prices=self._input.prices,
         )
 
-    def _call_minutes(self) -> float:
-        joined = next((s for s in self._stages if s.stage == STAGE_IN_CALL), None)
-        if joined is None:
-            return 0.0
-        return max(0.0, (workflow.now() - datetime.fromisoformat(joined.at)).total_seconds() / 60)
-
-    def _ordered_turns(self) -> list[TranscriptTurnSignal]:
-        return sorted(self._turns, key=lambda t: (t.started_at, t.ended_at))
-
-    def _agent_metadata(self, context: CallContext, memory: list[MemoryItem]) -> str:
-        user = context.user
-        return json.dumps(
-            {
-                "call_id": self._call_id,
-                "workflow_id": workflow.info().workflow_id,
-                "user": {
-                    "user_id": user.user_id,
-                    "display_name": user.display_name,
-                    "timezone": user.timezone,
-                },
-                "memory": [m.content for m in memory],
-                "memory_degraded": self._memory_degraded,
-                "due_commitments": [
-                    {"commitment_id": c.commitment_id, "text": c.text, "due_date": c.due_date}
-                    for c in context.due_commitments
-                ],
-                "script": self._input.conversation_script,
-            }
+    def _agent_job(self, context: CallContext, memory: list[MemoryItem]) -> AgentJob:
+        return agent_job_for(
+            call_id=self._call_id,
+            workflow_id=workflow.info().workflow_id,
+            user=context.user,
+            due_commitments=context.due_commitments,
+            memory=memory,
+            memory_degraded=self._memory_degraded,
+            timings=self._input.timings,
+            caller_name=self._input.caller_name,
+            script=self._input.conversation_script,
         )
 
     def _answered_or_over(self, room: str) -> bool:
@@ -698,7 +653,7 @@ class CallWorkflow:
             retry_policy=DURABLE_RETRY,
         )
 
-    def _enter(self, stage: str) -> None:
+    def _enter(self, stage: Stage) -> None:
         self._stage = stage
         self._stages.append(StageMark(stage, workflow.now().isoformat()))
         if stage not in UNINDEXED_STAGES:
@@ -720,17 +675,6 @@ def _backoff(schedule: list[float], attempt: int) -> float:
     if not schedule:
         return 0.0
     return schedule[min(attempt - 1, len(schedule) - 1)]
-
-
-def _cost(usage: Usage, minutes: float, prices: PriceTable) -> float:
-    cost = (
-        usage.stt_seconds / 60 * prices.stt_per_minute
-        + usage.llm_prompt_tokens / 1000 * prices.llm_per_1k_prompt_tokens
-        + usage.llm_completion_tokens / 1000 * prices.llm_per_1k_completion_tokens
-        + usage.tts_characters / 1000 * prices.tts_per_1k_characters
-        + minutes * prices.livekit_per_minute
-    )
-    return round(cost, 6)
 
 
 def _error_type(error: ActivityError) -> str | None:

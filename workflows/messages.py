@@ -1,4 +1,9 @@
-"""Inputs, outputs, signals, updates and queries of `CallWorkflow` (DESIGN.md section 1).
+"""The vocabulary of `CallWorkflow`: its names, and its inputs, outputs, signals, updates and
+queries.
+
+Everything outside workflows/ (the service, the agent, the operator CLI, the schedules, the
+benchmarks) talks to the workflow with these names, never with string literals of its own.
+Every name here is part of recorded histories and of running calls: never change a value.
 
 One dataclass per message; every field added later needs a default so histories still decode.
 Every message into the workflow carries an `event_id`: the workflow ignores ids it has seen.
@@ -7,26 +12,70 @@ Every message into the workflow carries an `event_id`: the workflow ignores ids 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import quote
 
+from temporalio.common import SearchAttributeKey
+
+WORKFLOW_TYPE = "CallWorkflow"
 TASK_QUEUE = "callflow"  # the one task queue of workers, agent signals and the call API
 WORKFLOW_ID_PREFIX = "call-"
 ROOM_PREFIX = "callflow-"
+DEFAULT_CALLER_NAME = "Callflow Coach"
 
-# Stages, in the order a completed call passes them (CallStage search attribute values).
-STAGE_SCHEDULED = "scheduled"
-STAGE_LOADING_USER = "loading_user"
-STAGE_FETCHING_MEMORY = "fetching_memory"
-STAGE_WAITING_DUE = "waiting_due"  # prepared, sleeping until the due time
-STAGE_RINGING = "ringing"  # room + agent dispatch + token + VoIP push, one idempotent step
-STAGE_AWAITING_JOIN = "awaiting_join"
-STAGE_BACKING_OFF = "backing_off"
-STAGE_IN_CALL = "in_call"
-STAGE_ANALYZING = "analyzing"
-STAGE_WRITING_MEMORY = "writing_memory"
-STAGE_SAVING_RECORD = "saving_record"
-STAGE_NOTIFYING = "notifying"
-STAGE_DONE = "done"
-FINAL_STAGES = frozenset({STAGE_DONE})
+
+class SignalName(StrEnum):
+    """The workflow's signals. LiveKit's webhook events of the same names become the first
+    three; the agent sends the next three; the call API sends `declined`."""
+
+    PARTICIPANT_JOINED = "participant_joined"
+    PARTICIPANT_LEFT = "participant_left"
+    ROOM_FINISHED = "room_finished"
+    AGENT_READY = "agent_ready"
+    TRANSCRIPT_TURN = "transcript_turn"
+    AGENT_REPORT = "agent_report"
+    DECLINED = "declined"
+
+
+STATUS_QUERY = "status"  # -> CallStatus
+CANCEL_UPDATE = "cancel"  # CancelRequest -> CancelAccepted
+
+# Search attributes the workflow upserts (registered on the namespace: callflow/local/stack).
+CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
+CALL_USER_ID = SearchAttributeKey.for_keyword("CallUserId")
+CALL_ATTEMPT = SearchAttributeKey.for_int("CallAttempt")
+CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
+# Set by Temporal on workflows a schedule starts.
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+class Stage(StrEnum):
+    """Stages, in the order a completed call passes them (the CallStage search attribute)."""
+
+    SCHEDULED = "scheduled"
+    LOADING_USER = "loading_user"
+    FETCHING_MEMORY = "fetching_memory"
+    WAITING_DUE = "waiting_due"  # prepared, sleeping until the due time
+    RINGING = "ringing"  # room + agent dispatch + token + VoIP push, one idempotent step
+    AWAITING_JOIN = "awaiting_join"
+    BACKING_OFF = "backing_off"
+    IN_CALL = "in_call"
+    ANALYZING = "analyzing"
+    WRITING_MEMORY = "writing_memory"
+    SAVING_RECORD = "saving_record"
+    NOTIFYING = "notifying"
+    DONE = "done"
+
+
+FINAL_STAGES = frozenset({Stage.DONE})
+
+
+def temporal_ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
+    """The Temporal UI page of one workflow execution."""
+    return (
+        f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
+    )
 
 
 def workflow_id_for(call_id: str) -> str:
@@ -83,7 +132,7 @@ class CallInput:
     timings: CallTimings = field(default_factory=CallTimings)
     reason: str = "scheduled"  # scheduled | on_demand
     scheduled_for: str | None = None  # ISO-8601 UTC; the call rings at this time
-    caller_name: str = "Callflow Coach"
+    caller_name: str = DEFAULT_CALLER_NAME  # the name the VoIP push shows and the agent uses
     agent_name: str = "callflow-agent"
     # Scheduled calls fire ahead of the due time to prepare, then sleep until it (the morning
     # peak then only rings). Due time = the schedule's TemporalScheduledStartTime + ring_lead_s.

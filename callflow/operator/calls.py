@@ -15,22 +15,20 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from callflow.operator.errors import CallNotFound, VisibilityUnavailable
-from callflow.operator.queries import (
+from callflow.operator.queries import stuck_candidates_query
+from workflows.messages import (
     CALL_ATTEMPT,
     CALL_OUTCOME,
     CALL_STAGE,
     CALL_USER_ID,
-    stuck_candidates_query,
-)
-from workflows.messages import (
     FINAL_STAGES,
-    STAGE_WAITING_DUE,
+    STATUS_QUERY,
     WORKFLOW_ID_PREFIX,
     CallStatus,
+    Stage,
     workflow_id_for,
 )
 
-STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
@@ -132,7 +130,7 @@ async def stuck_calls(
             if status.stage in FINAL_STAGES:
                 continue
             since, known = _parse_iso(status.stages[-1].at), True
-            if status.stage == STAGE_WAITING_DUE and status.due_at:
+            if status.stage == Stage.WAITING_DUE and status.due_at:
                 # Waiting for its due time is its job: it is late only once the due time passed.
                 since = max(since, _parse_iso(status.due_at))
         else:

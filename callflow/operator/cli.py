@@ -12,8 +12,9 @@ from temporalio.client import Client
 from callflow.cli_support import run_with_temporal
 from callflow.operator.calls import CallDetail, CallRow, call_status, list_calls, stuck_calls
 from callflow.operator.errors import BadArgument, OperatorError
-from callflow.operator.queries import calls_query, parse_duration, ui_link
+from callflow.operator.queries import calls_query, parse_duration
 from callflow.settings import Settings, get_settings
+from workflows.messages import temporal_ui_link
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ def _age(age: timedelta) -> str:
 
 
 def format_row(row: CallRow, settings: Settings) -> str:
-    link = ui_link(settings.temporal_ui_url, settings.temporal_namespace, row.workflow_id)
+    link = temporal_ui_link(settings.temporal_ui_url, settings.temporal_namespace, row.workflow_id)
     return (
         f"{row.call_id}  {row.status.lower()}  stage={row.stage or '-'}"
         f"  attempt={row.attempt if row.attempt is not None else '-'}"

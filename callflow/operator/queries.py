@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
-
-from temporalio.common import SearchAttributeKey
 
 from callflow.operator.errors import BadArgument
-
-WORKFLOW_TYPE = "CallWorkflow"
-CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
-CALL_USER_ID = SearchAttributeKey.for_keyword("CallUserId")
-CALL_ATTEMPT = SearchAttributeKey.for_int("CallAttempt")
-CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
+from workflows.messages import CALL_OUTCOME, CALL_STAGE, CALL_USER_ID, WORKFLOW_TYPE
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -38,11 +30,11 @@ def calls_query(
     """E.g. `WorkflowType = 'CallWorkflow' AND CallStage = 'awaiting_join' AND ...`."""
     clauses = [f"WorkflowType = {literal(WORKFLOW_TYPE)}"]
     if user_id:
-        clauses.append(f"CallUserId = {literal(user_id)}")
+        clauses.append(f"{CALL_USER_ID.name} = {literal(user_id)}")
     if stage:
-        clauses.append(f"CallStage = {literal(stage)}")
+        clauses.append(f"{CALL_STAGE.name} = {literal(stage)}")
     if outcome:
-        clauses.append(f"CallOutcome = {literal(outcome)}")
+        clauses.append(f"{CALL_OUTCOME.name} = {literal(outcome)}")
     if running_only:
         clauses.append("ExecutionStatus = 'Running'")
     return " AND ".join(clauses)
@@ -64,10 +56,3 @@ def parse_duration(text: str, field: str = "--older-than") -> timedelta:
         raise BadArgument(field, f"{text!r} is not a duration: write it like 90s, 5m or 1h30m")
     hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
-
-
-def ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
-    return (
-        f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
-        f"/workflows/{quote(workflow_id, safe='')}"
-    )

@@ -45,10 +45,9 @@ from callflow.schedules.errors import (
 from callflow.schedules.intents import ScheduleIntentStore
 from callflow.schedules.spec import TEMPORAL_DAY_NAME, CallSchedule
 from callflow.settings import Settings
-from workflows.messages import WORKFLOW_ID_PREFIX, CallInput
+from workflows.messages import WORKFLOW_ID_PREFIX, WORKFLOW_TYPE, CallInput
 
 SCHEDULE_ID_PREFIX = "callflow-user-"
-WORKFLOW_TYPE = "CallWorkflow"
 DEFAULT_LEAD_S = 300.0
 OPT_OUT_NOTE = "paused: the user opted out of calls"
 RESUME_NOTE = "resumed"

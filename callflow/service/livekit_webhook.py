@@ -16,12 +16,13 @@ from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from callflow.service.errors import MalformedBody, WebhookSignatureInvalid
-from workflows.messages import ParticipantEvent, RoomFinished, call_id_from_room
+from workflows.messages import ParticipantEvent, RoomFinished, SignalName, call_id_from_room
 
+# LiveKit webhook event -> the workflow signal it becomes.
 SIGNAL_FOR_EVENT = {
-    "participant_joined": "participant_joined",
-    "participant_left": "participant_left",
-    "room_finished": "room_finished",
+    "participant_joined": SignalName.PARTICIPANT_JOINED,
+    "participant_left": SignalName.PARTICIPANT_LEFT,
+    "room_finished": SignalName.ROOM_FINISHED,
 }
 
 
@@ -84,7 +85,7 @@ def signal_for(event: WebhookEvent, *, now: float | None = None) -> WorkflowSign
     if call_id is None:
         return Ignored(f"room {room!r} was not created by callflow")
     at = float(event.created_at) if event.created_at else (now or time.time())
-    if name == "room_finished":
+    if name == SignalName.ROOM_FINISHED:
         return WorkflowSignal(call_id, name, RoomFinished(event_id=event.id, room=room, at=at))
     participant = event.participant
     if not participant.identity:

@@ -33,11 +33,19 @@ from callflow.service.errors import (
     TemporalUnavailable,
     UpstreamError,
 )
-from workflows.messages import CallInput, CallStatus, CancelAccepted, CancelRequest, workflow_id_for
+from workflows.messages import (
+    CANCEL_UPDATE,
+    STATUS_QUERY,
+    WORKFLOW_TYPE,
+    CallInput,
+    CallStatus,
+    CancelAccepted,
+    CancelRequest,
+    workflow_id_for,
+)
 
 log = logging.getLogger(__name__)
 
-WORKFLOW_TYPE = "CallWorkflow"
 ClientFactory = Callable[[], Awaitable[Client]]
 
 
@@ -112,7 +120,7 @@ class CallWorkflows:
         handle = client.get_workflow_handle(workflow_id_for(call_id))
         async with self._budget("querying status"):
             try:
-                result: CallStatus = await handle.query("status", result_type=CallStatus)
+                result: CallStatus = await handle.query(STATUS_QUERY, result_type=CallStatus)
             except WorkflowQueryRejectedError as e:
                 raise CallConflict(f"call {call_id} rejected the status query: {e}") from e
             except WorkflowQueryFailedError as e:
@@ -130,7 +138,7 @@ class CallWorkflows:
         async with self._budget("cancelling the call"):
             try:
                 result: CancelAccepted = await handle.execute_update(
-                    "cancel", request, result_type=CancelAccepted
+                    CANCEL_UPDATE, request, result_type=CancelAccepted
                 )
             except WorkflowUpdateFailedError as e:
                 cause = e.cause

@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from callflow.operator.queries import CALL_ATTEMPT, CALL_OUTCOME, CALL_STAGE, CALL_USER_ID
-    from workflows.messages import STAGE_DONE, CallStatus, StageMark
+    from workflows.messages import (
+        CALL_ATTEMPT,
+        CALL_OUTCOME,
+        CALL_STAGE,
+        CALL_USER_ID,
+        CallStatus,
+        Stage,
+        StageMark,
+    )
 
 
 @dataclass
@@ -40,7 +47,7 @@ class StagedCallWorkflow:
         self._enter(call.stage)
         await workflow.wait_condition(lambda: self._finish)
         workflow.upsert_search_attributes([CALL_OUTCOME.value_set("completed")])
-        self._enter(STAGE_DONE)
+        self._enter(Stage.DONE)
         return "completed"
 
     @workflow.signal
@@ -59,7 +66,7 @@ class StagedCallWorkflow:
             user_id=self._call.user_id,
             stage=self._marks[-1].stage,
             attempt=1,
-            outcome="completed" if self._marks[-1].stage == STAGE_DONE else None,
+            outcome="completed" if self._marks[-1].stage == Stage.DONE else None,
             stages=list(self._marks),
             room=None,
             phone_joined=False,

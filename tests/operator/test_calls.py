@@ -14,11 +14,11 @@ from temporalio.client import Client, WorkflowHandle
 from callflow.operator.calls import call_status, list_calls, stuck_calls
 from callflow.operator.cli import calls
 from callflow.operator.errors import CallNotFound
-from callflow.operator.queries import calls_query, ui_link
+from callflow.operator.queries import calls_query
 from callflow.settings import Settings, get_settings
 from tests.operator.conftest import TASK_QUEUE
 from tests.operator.staged_workflow import StagedCall
-from workflows.messages import workflow_id_for
+from workflows.messages import temporal_ui_link, workflow_id_for
 
 
 async def _start(
@@ -102,7 +102,7 @@ async def test_list_status_and_stuck(
 
     out = await _cli("list", "--user", user, "--stage", "awaiting_join")
     assert out.exit_code == 0, out.output
-    link = ui_link(operator_settings.temporal_ui_url, "default", waiting.id)
+    link = temporal_ui_link(operator_settings.temporal_ui_url, "default", waiting.id)
     assert out.output.strip().endswith(link)
     assert "stage=awaiting_join" in out.output and "running" in out.output
 

@@ -10,7 +10,6 @@ from callflow.operator.queries import (
     literal,
     parse_duration,
     stuck_candidates_query,
-    ui_link,
 )
 
 
@@ -54,9 +53,3 @@ def test_bad_durations_name_the_option(text: str):
     with pytest.raises(BadArgument) as caught:
         parse_duration(text)
     assert caught.value.field == "--older-than"
-
-
-def test_ui_link():
-    assert ui_link("http://127.0.0.1:8233/", "default", "call-sched-u1-2026-01-01T07:28:00Z") == (
-        "http://127.0.0.1:8233/namespaces/default/workflows/call-sched-u1-2026-01-01T07%3A28%3A00Z"
-    )

@@ -15,9 +15,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import (
-        STAGE_AWAITING_JOIN,
-        STAGE_DONE,
-        STAGE_IN_CALL,
         CallInput,
         CallStatus,
         CancelAccepted,
@@ -25,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         Declined,
         ParticipantEvent,
         RoomFinished,
+        Stage,
         StageMark,
     )
 
@@ -45,7 +43,7 @@ class RecordingCallWorkflow:
     @workflow.init
     def __init__(self, call_input: CallInput) -> None:
         self.received = Received(call_input=call_input)
-        self.stage = STAGE_AWAITING_JOIN
+        self.stage = Stage.AWAITING_JOIN
         self.outcome: str | None = None
         self.room: str | None = None
         self.phone_joined = False
@@ -63,7 +61,7 @@ class RecordingCallWorkflow:
     def _decide(self, outcome: str) -> None:
         if self.outcome is None:
             self.outcome = outcome
-            self.stage = STAGE_DONE
+            self.stage = Stage.DONE
 
     @workflow.signal
     def participant_joined(self, event: ParticipantEvent) -> None:
@@ -71,7 +69,7 @@ class RecordingCallWorkflow:
         self.room = event.room
         if event.kind == "standard":
             self.phone_joined = True
-            self.stage = STAGE_IN_CALL
+            self.stage = Stage.IN_CALL
 
     @workflow.signal
     def participant_left(self, event: ParticipantEvent) -> None:

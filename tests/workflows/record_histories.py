@@ -142,5 +142,5 @@ if __name__ == "__main__":
         sys.exit("usage: python -m tests.workflows.record_histories LABEL")
     for path in asyncio.run(record(sys.argv[1])):
         print(path, flush=True)
-    # Skip interpreter teardown: the SDK's threads can abort it (FACTS.md, Temporal).
+    # Skip interpreter teardown: the SDK's threads can abort it.
     os._exit(0)

@@ -34,7 +34,7 @@ from callflow.local.bench.stats import percentile
 from callflow.local.demo import run_call, seed_user
 from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.settings import Settings, get_settings
-from workflows.messages import AgentReport, TurnLatency, workflow_id_for
+from workflows.messages import AgentReport, SignalName, TurnLatency, workflow_id_for
 
 log = logging.getLogger("callflow.local.bench.agent")
 
@@ -168,7 +168,7 @@ async def measure_call(stack: LocalStack, user_id: str) -> CallFigures:
     if phone is not None and phone.joined_at and phone.first_agent_audio_at:
         first_audio_ms = (phone.first_agent_audio_at - phone.joined_at) * 1000.0
     reports = await workflow_signals(
-        stack.client, workflow_id_for(call_id), "agent_report", AgentReport
+        stack.client, workflow_id_for(call_id), SignalName.AGENT_REPORT, AgentReport
     )
     figures = CallFigures(
         call_id,

@@ -33,7 +33,7 @@ from callflow.local.phone.apns_endpoint import ReceivedPush
 from callflow.models import Commitment, Outcome, User
 from callflow.settings import Settings
 from workflows.call import CallWorkflow
-from workflows.messages import CallInput, CallTimings, workflow_id_for
+from workflows.messages import CALL_STAGE, CallInput, CallTimings, Stage, workflow_id_for
 
 log = logging.getLogger("callflow.local.bench.peak")
 
@@ -154,7 +154,7 @@ async def wait_prepared(client: Client, calls: int, due: datetime) -> int:
     """Poll until every call sleeps in `waiting_due` or the due time comes; return how many."""
     prepared = 0
     while time.time() < due.timestamp() - 0.3:
-        prepared = await _count(client, "CallStage = 'waiting_due'")
+        prepared = await _count(client, f"{CALL_STAGE.name} = '{Stage.WAITING_DUE}'")
         if prepared >= calls:
             break
         await asyncio.sleep(1.0)  # a visibility count is not free for the server

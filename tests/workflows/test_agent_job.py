@@ -1,0 +1,105 @@
+"""What the agent receives: the job the workflow puts on the agent dispatch, parsed the way the
+agent parses it, on the time-skipping server."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.testing import WorkflowEnvironment
+
+from agent.instructions import build_instructions
+from agent.metadata import parse_call_context
+from callflow.models import Commitment, User
+from callflow.runtime import Ports, create_worker
+from callflow.settings import Settings
+from tests.workflows.fakes import (
+    FakePhone,
+    FakeRooms,
+    MemoryMemory,
+    MemoryRecords,
+    RecordingNotifier,
+    ScriptedAnalyzer,
+)
+from workflows.agent_job import AgentJob, JobCommitment, JobUser
+from workflows.call import CallWorkflow
+from workflows.messages import CallInput, CallTimings, room_name_for, workflow_id_for
+
+USER = "user-job"
+TIMINGS = CallTimings(
+    join_timeout_s=40,
+    max_attempts=1,
+    retry_backoff_s=[],
+    max_call_s=600,
+    room_probe_interval_s=30,
+    memory_budget_ms=400,
+)
+
+
+async def _dispatched_job(
+    env: WorkflowEnvironment, memory: MemoryMemory, **input_fields: object
+) -> tuple[str, AgentJob]:
+    records = MemoryRecords()
+    await records.upsert_user(User(USER, "Ada", voip_token="ab" * 32, timezone="Europe/London"))
+    await records.upsert_commitments(
+        [
+            Commitment("cm-run", USER, "run 5k", "2020-01-01"),
+            Commitment("cm-read", USER, "read a chapter", "2020-01-02"),
+        ]
+    )
+    rooms = FakeRooms()
+    phone = FakePhone(env.client, ["answer"], USER)
+    ports = Ports(records, memory, phone, rooms, ScriptedAnalyzer(), RecordingNotifier())
+    call_id = f"c-{uuid.uuid4().hex[:10]}"
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    async with create_worker(env.client, ports, Settings(task_queue=task_queue)):
+        result = await env.client.execute_workflow(
+            CallWorkflow.run,
+            CallInput(call_id=call_id, user_id=USER, timings=TIMINGS, **input_fields),  # type: ignore[arg-type]
+            id=workflow_id_for(call_id),
+            task_queue=task_queue,
+        )
+    assert result.outcome == "completed"
+    return call_id, parse_call_context(rooms.job_metadata[room_name_for(call_id, 1)])
+
+
+async def test_the_agent_receives_the_call_its_caller_name_and_its_timings(
+    time_env: WorkflowEnvironment,
+) -> None:
+    memory = MemoryMemory()
+    memory.items["earlier-call"] = (USER, "Ada trains for a half marathon")
+
+    call_id, job = await _dispatched_job(
+        time_env, memory, caller_name="Coach Bea", conversation_script="checkin"
+    )
+
+    assert job == AgentJob(
+        call_id=call_id,
+        workflow_id=workflow_id_for(call_id),
+        user=JobUser(USER, "Ada", "Europe/London"),
+        memory=["Ada trains for a half marathon"],
+        memory_degraded=False,
+        due_commitments=[
+            JobCommitment("cm-run", "run 5k", "2020-01-01"),
+            JobCommitment("cm-read", "read a chapter", "2020-01-02"),
+        ],
+        script="checkin",
+        caller_name="Coach Bea",
+        join_timeout_s=40.0,
+        max_call_s=600.0,
+    )
+    # The agent introduces itself with the name the VoIP push showed.
+    assert build_instructions(job).startswith("You are Coach Bea, ")
+
+
+async def test_a_failed_memory_fetch_reaches_the_agent_as_degraded_memory(
+    time_env: WorkflowEnvironment,
+) -> None:
+    memory = MemoryMemory()
+    memory.items["earlier-call"] = (USER, "never read: the fetch fails")
+    memory.fail_search = True
+
+    _, job = await _dispatched_job(time_env, memory)
+
+    assert job.memory == [] and job.memory_degraded is True
+    assert job.caller_name == CallInput(call_id="x", user_id="y").caller_name
+    assert "do not pretend to remember" in build_instructions(job)
