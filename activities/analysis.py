@@ -15,6 +15,8 @@ class AnalyzeInput:
     call_id: str
     transcript: list[dict[str, str]] = field(default_factory=list)
     due_commitments: list[Commitment] = field(default_factory=list)
+    local_date: str | None = None  # the user's date at the call: relative dates resolve on it
+    timezone: str = "UTC"  # the user's time zone
 
 
 @dataclass
@@ -28,7 +30,12 @@ class AnalysisActivities:
 
     @activity.defn
     async def analyze_call(self, input: AnalyzeInput) -> CallAnalysis:
-        return await self._analyzer.analyze(input.transcript, input.due_commitments)
+        return await self._analyzer.analyze(
+            input.transcript,
+            input.due_commitments,
+            local_date=input.local_date,
+            timezone=input.timezone,
+        )
 
 
 class NotifyActivities:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from temporalio import activity
 
 from callflow.commitments import apply_call_outcome, has_user_speech
-from callflow.models import CallRecord, CheckIn, Commitment, User
+from callflow.models import CallRecord, CheckIn, Commitment, Outcome, User
 from callflow.ports import CallAnalysis, RecordsStore
 from callflow.records.errors import UserNotFound
 
@@ -31,6 +31,9 @@ class CallContext:
     local_date: str = ""  # the user's date at the call's instant (ISO)
     # Each due commitment's earlier check-ins, newest first (what the agent reminds the user of).
     history: dict[str, list[CheckIn]] = field(default_factory=dict)
+    # The user's last call with a conversation: its summary and the topics kept for this one.
+    last_call_summary: str | None = None
+    topics: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SaveRecordOutput:
 
 
 HISTORY_PER_COMMITMENT = 5
+RECENT_CALLS = 10  # looked through for the last one with a conversation
 
 
 def local_date_at(at: str, timezone: str) -> str:
@@ -80,7 +84,16 @@ class RecordsActivities:
             )
             for c in due
         }
-        return CallContext(user=user, due_commitments=due, local_date=local_date, history=history)
+        recent = await self._records.list_calls(input.user_id, limit=RECENT_CALLS)
+        last = next((r for r in recent if r.outcome == Outcome.COMPLETED and r.summary), None)
+        return CallContext(
+            user=user,
+            due_commitments=due,
+            local_date=local_date,
+            history=history,
+            last_call_summary=last.summary if last else None,
+            topics=list(last.topics_next_time) if last else [],
+        )
 
     @activity.defn
     async def save_call_record(self, input: SaveRecordInput) -> SaveRecordOutput:

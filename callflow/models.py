@@ -17,13 +17,19 @@ class Outcome(StrEnum):
     UNREACHABLE = "unreachable"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # Answered, but no conversation happened: the agent never greeted (no agent joined, or it
+    # joined and never spoke), or the agent greeted and the user never said a word.
+    NO_AGENT = "no_agent"
+    NO_CONVERSATION = "no_conversation"
 
 
 class CommitmentStatus(StrEnum):
     OPEN = "open"
     KEPT = "kept"
     BROKEN = "broken"
+    PARTLY = "partly"
     UNCLEAR = "unclear"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -139,3 +145,4 @@ class CallRecord:
     tools_called: list[str] = field(default_factory=list)
     analysis_provider: str | None = None
     stages: list[dict[str, str]] = field(default_factory=list)
+    topics_next_time: list[str] = field(default_factory=list)  # from the analysis

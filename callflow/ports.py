@@ -43,6 +43,10 @@ class RecordsStore(Protocol):
 
     async def save_call(self, record: CallRecord) -> None: ...
     async def get_call(self, call_id: str) -> CallRecord | None: ...
+    async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
+        """Most recent calls first, of one user or of everyone."""
+        ...
+
     async def claim_push(self, call_id: str, attempt: int) -> bool:
         """Record that the push for (call_id, attempt) is being sent; False if already sent."""
         ...
@@ -109,13 +113,20 @@ class RoomService(Protocol):
 @dataclass
 class CommitmentUpdate:
     commitment_id: str
-    status: str  # kept | broken | unclear
+    status: str  # kept | broken | partly | unclear
+    # The user's words the verdict rests on. Left out of ==, so comparisons written before it
+    # existed (verdict by verdict) still hold; compare .evidence explicitly where it matters.
+    evidence: str = field(default="", compare=False)
 
 
 @dataclass
 class NewCommitment:
     text: str
+    # ISO date in the user's time zone. The analyzers always resolve it (a commitment said with no
+    # date gets the call's default due date); None only in records written before they did.
     due_date: str | None = None
+    recurrence: str | None = None  # None | "daily" | "weekdays" | "weekly"
+    due_time: str | None = None  # "HH:MM" when the user said a time
 
 
 @dataclass
@@ -132,20 +143,71 @@ class CallAnalysis:
 
 class CallAnalyzer(Protocol):
     async def analyze(
-        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+        self,
+        transcript: list[dict[str, str]],
+        due_commitments: list[Commitment],
+        *,
+        local_date: str | None = None,
+        timezone: str = "UTC",
+        default_due_date: str | None = None,
     ) -> CallAnalysis:
-        """Raises analysis.errors.AnalysisInvalid when the model's output does not validate."""
+        """Relative dates ("tomorrow", "by Friday") resolve against `local_date` (ISO; None:
+        today in `timezone`); a new commitment with no date gets `default_due_date` (the user's
+        next scheduled call, when known), else the day after `local_date`.
+
+        Raises analysis.errors.AnalysisInvalid when the model's output does not validate."""
         ...
 
 
 @dataclass
+class PostCallVerdict:
+    """The call's verdict on one commitment that was due on it."""
+
+    commitment_id: str
+    text: str  # the commitment as stored
+    verdict: str  # kept | broken | partly | unclear | cancelled
+    evidence: str | None = None  # the user's words the verdict rests on
+
+
+@dataclass
+class PostCallCommitment:
+    """A commitment the user made on the call, as the analysis stated it."""
+
+    text: str
+    due_date: str | None = None  # ISO date in the user's time zone
+    due_time: str | None = None  # "HH:MM", where the user said a time
+    recurrence: str | None = None  # None | "daily" | "weekdays" | "weekly"
+    commitment_id: str | None = None  # the row the save created; None when none was created
+
+
+POST_CALL_SCHEMA_VERSION = 1
+
+
+@dataclass
 class PostCallEvent:
+    """The body of the post-call webhook (docs/post-call-webhook.md; its JSON Schema is
+    callflow/notify/schemas/post_call.v1.json). Built by `workflows.call_record.post_call_event`.
+
+    Fields after `ended_at` have defaults so events recorded in older workflow histories still
+    decode (and still validate)."""
+
     call_id: str
     user_id: str
     outcome: str
     attempts: int
     summary: str | None
     ended_at: str
+    schema_version: int = POST_CALL_SCHEMA_VERSION
+    started_at: str | None = None  # ISO-8601 UTC: when the call's workflow began
+    duration_s: float | None = None  # first transcribed turn to the last; None: no turn
+    reason: str | None = None  # why the call ended as it did (the record's failure_reason)
+    mood: str | None = None
+    topics_next_time: list[str] = field(default_factory=list)
+    verdicts: list[PostCallVerdict] = field(default_factory=list)
+    new_commitments: list[PostCallCommitment] = field(default_factory=list)
+    cost_usd: float | None = None
+    memory_degraded: bool = False
+    pushes_sent: int = 0
 
 
 class AppBackendNotifier(Protocol):

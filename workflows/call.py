@@ -89,6 +89,8 @@ DURABLE_WINDOW = timedelta(hours=1)
 ANALYSIS_RETRY = RetryPolicy(maximum_attempts=3)
 # Calls already sleeping when armed rings were deployed replay their old path: timer, then ring.
 ARMED_RING_PATCH = "armed-ring"
+# Answered calls without a conversation end `no_agent` / `no_conversation` (and skip analysis).
+CONVERSATION_OUTCOME_PATCH = "conversation-outcome"
 # The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
 # push first: activities/ring_gate.py) must finish within this, after any armed wait.
 RING_TIMEOUT = timedelta(seconds=30)
@@ -246,7 +248,7 @@ class CallWorkflow:
             ring_at = await self._wait_until_armed()
             await self._ring_until_joined(context, memory, ring_at)
             ended_by = await self._await_room_finished()
-            self._outcome = Outcome.COMPLETED
+            self._outcome, self._failure_reason = self._conversation_outcome()
         except _CallEnded as ended:
             self._outcome, self._failure_reason = ended.outcome, ended.reason
             if self._room and ended.outcome in (Outcome.CANCELLED, Outcome.DECLINED):
@@ -264,7 +266,12 @@ class CallWorkflow:
         try:
             return await workflow.execute_activity_method(
                 RecordsActivities.load_call_context,
-                LoadContextInput(self._input.user_id, workflow.now().date().isoformat()),
+                LoadContextInput(
+                    self._input.user_id,
+                    workflow.now().date().isoformat(),
+                    # The due set is the user's local date at the call's time, not at its prep.
+                    at=(self._due_time() or workflow.now()).isoformat(),
+                ),
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=QUICK_RETRY,
             )
@@ -488,6 +495,8 @@ class CallWorkflow:
                     call_id=self._call_id,
                     transcript=analysis_transcript(self._turns),
                     due_commitments=context.due_commitments,
+                    local_date=context.local_date or None,
+                    timezone=context.user.timezone,
                 ),
                 # The call itself happened; a failed analysis is recorded, not a failed call.
                 failed="analysis failed",
@@ -514,6 +523,7 @@ class CallWorkflow:
                 record=with_stages(record, self._stages),
                 analysis=analysis,
                 due_commitments=context.due_commitments if context else [],
+                local_date=(context.local_date or None) if context else None,
             ),
             failed="call record could not be saved",
             start_to_close=timedelta(seconds=30),
@@ -623,6 +633,17 @@ class CallWorkflow:
             caller_name=self._input.caller_name,
             script=self._input.conversation_script,
         )
+
+    def _conversation_outcome(self) -> tuple[Outcome, str | None]:
+        """An answered call is `completed` only when a conversation happened: the agent greeted
+        and the user spoke. Calls answered before this rule existed stay `completed`."""
+        if not workflow.patched(CONVERSATION_OUTCOME_PATCH):
+            return Outcome.COMPLETED, None
+        if self._agent_ready is None:
+            return Outcome.NO_AGENT, "answered, but no agent greeted the user"
+        if not any(t.role == "user" and t.text.strip() for t in self._turns):
+            return Outcome.NO_CONVERSATION, "the agent greeted, but the user said nothing"
+        return Outcome.COMPLETED, None
 
     def _answered_or_over(self, room: str) -> bool:
         return room in self._joined_rooms or room in self._finished_rooms or self._interrupted()

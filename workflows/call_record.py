@@ -8,11 +8,12 @@ the workflow calls them inside its sandbox and tests call them directly.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime, time
 
-from callflow.models import CallRecord, Outcome, TranscriptTurn, Usage
-from callflow.ports import CallAnalysis
+from callflow.commitments import RECURRENCES, VERDICTS, has_user_speech, new_commitment_id
+from callflow.models import CallRecord, Commitment, Outcome, TranscriptTurn, Usage
+from callflow.ports import CallAnalysis, PostCallCommitment, PostCallEvent, PostCallVerdict
 from workflows.messages import (
     AgentReady,
     AgentReport,
@@ -115,6 +116,7 @@ def build_call_record(
         memory_degraded=memory_degraded,
         summary=analysis.summary if analysis else None,
         mood=analysis.mood if analysis else None,
+        topics_next_time=list(analysis.topics_next_time) if analysis else [],
         transcript=[
             TranscriptTurn(t.role, t.text, t.started_at, t.ended_at) for t in ordered_turns(turns)
         ],
@@ -129,3 +131,119 @@ def build_call_record(
 def with_stages(record: CallRecord, stages: list[StageMark]) -> CallRecord:
     """A copy of `record` listing `stages` (the record is saved in a stage of its own)."""
     return dataclasses.replace(record, stages=[{"stage": s.stage, "at": s.at} for s in stages])
+
+
+def post_call_event(
+    record: CallRecord,
+    *,
+    analysis: CallAnalysis | None,
+    due_commitments: Sequence[Commitment],
+    pushes_sent: int,
+    created_commitment_ids: Collection[str] = (),
+) -> PostCallEvent:
+    """The post-call webhook's body (docs/post-call-webhook.md) for the call `record` describes
+    (the record `build_call_record` made; its stages are not read).
+
+    `analysis`: the call's, None when none ran or it failed; `due_commitments`: those asked about
+    on the call (a verdict on any other, a repeated one, or one that is not a verdict value is
+    left out, as the save leaves it); `created_commitment_ids`: the ids the record's save
+    reported creating (`SaveRecordOutput.new_commitment_ids`), which become the new
+    commitments' `commitment_id` (None for a restated one, or when the save failed). A call in
+    which the user said nothing reports no verdicts and no new commitments (it changes none)."""
+    judged = analysis if analysis is not None and has_user_speech(record.transcript) else None
+    return PostCallEvent(
+        call_id=record.call_id,
+        user_id=record.user_id,
+        outcome=record.outcome,
+        attempts=record.attempts,
+        summary=record.summary,
+        ended_at=record.ended_at,
+        started_at=record.started_at,
+        duration_s=conversation_seconds(record.transcript),
+        reason=record.failure_reason,
+        mood=record.mood,
+        topics_next_time=list(analysis.topics_next_time) if analysis else [],
+        verdicts=_verdicts(judged, record.user_id, due_commitments) if judged else [],
+        new_commitments=(
+            _stated_commitments(judged, record.call_id, created_commitment_ids) if judged else []
+        ),
+        cost_usd=record.cost_usd,
+        memory_degraded=record.memory_degraded,
+        pushes_sent=pushes_sent,
+    )
+
+
+def conversation_seconds(transcript: Sequence[TranscriptTurn]) -> float | None:
+    """From the first transcribed turn's start to the last one's end; None with no turn."""
+    if not transcript:
+        return None
+    start = min(t.started_at for t in transcript)
+    end = max(t.ended_at for t in transcript)
+    return round(max(0.0, end - start), 3)
+
+
+def _verdicts(
+    analysis: CallAnalysis, user_id: str, due: Sequence[Commitment]
+) -> list[PostCallVerdict]:
+    asked = {c.commitment_id: c for c in due if c.user_id == user_id and c.status == "open"}
+    verdicts: list[PostCallVerdict] = []
+    for update in analysis.commitment_updates:
+        cid, status = update.commitment_id, str(update.status)
+        if (
+            cid not in asked
+            or status not in VERDICTS
+            or any(v.commitment_id == cid for v in verdicts)
+        ):
+            continue
+        evidence = getattr(update, "evidence", None)
+        verdicts.append(
+            PostCallVerdict(
+                commitment_id=cid,
+                text=asked[cid].text,
+                verdict=status,
+                evidence=(evidence.strip() or None) if isinstance(evidence, str) else None,
+            )
+        )
+    return verdicts
+
+
+def _stated_commitments(
+    analysis: CallAnalysis, call_id: str, created_ids: Collection[str]
+) -> list[PostCallCommitment]:
+    stated: list[PostCallCommitment] = []
+    for index, new in enumerate(analysis.new_commitments):  # the index the save's ids are of
+        text = (new.text or "").strip()
+        if not text:
+            continue
+        cid = new_commitment_id(call_id, index)
+        recurrence = str(getattr(new, "recurrence", None) or "").lower()
+        stated.append(
+            PostCallCommitment(
+                text=text,
+                due_date=_iso_date(new.due_date),
+                due_time=_clock_time(getattr(new, "due_time", None)),
+                recurrence=recurrence if recurrence in RECURRENCES else None,
+                commitment_id=cid if cid in created_ids else None,
+            )
+        )
+    return stated
+
+
+def _iso_date(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
+
+
+def _clock_time(value: object) -> str | None:
+    """ "HH:MM" (or "HH:MM:SS" with seconds), as the save stores a stated time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        t = time.fromisoformat(value)
+    except ValueError:
+        return None
+    return t.replace(tzinfo=None).isoformat(timespec="minutes" if t.second == 0 else "seconds")

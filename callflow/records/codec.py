@@ -266,6 +266,7 @@ def call_row(record: CallRecord) -> dict[str, Any]:
         "tools_called": list(record.tools_called),
         "analysis_provider": record.analysis_provider,
         "stages": list(record.stages),
+        "topics_next_time": list(record.topics_next_time),
     }
 
 
@@ -290,4 +291,5 @@ def call_from_row(row: Mapping[str, Any]) -> CallRecord:
         tools_called=list(row["tools_called"] or []),
         analysis_provider=row["analysis_provider"],
         stages=list(row["stages"] or []),
+        topics_next_time=list(row.get("topics_next_time") or []),
     )

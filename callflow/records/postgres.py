@@ -31,12 +31,12 @@ from callflow.records.errors import (
     RecordsUnavailable,
 )
 
-_JSON_COLUMNS = ("transcript", "usage", "latency", "tools_called", "stages")
+_JSON_COLUMNS = ("transcript", "usage", "latency", "tools_called", "stages", "topics_next_time")
 _CALL_COLUMNS = (
     "call_id, user_id, outcome, attempts, started_at, ended_at, failure_reason, memory_degraded, "
     "summary, mood, transcript::text as transcript, usage::text as usage, cost_usd, "
     "latency::text as latency, tools_called::text as tools_called, analysis_provider, "
-    "stages::text as stages"
+    "stages::text as stages, topics_next_time::text as topics_next_time"
 )
 _USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
 _COMMITMENT_COLUMNS = (
@@ -191,10 +191,10 @@ class PostgresRecords(PgStore):
             await self._pool.execute(
                 "insert into calls (call_id, user_id, outcome, attempts, started_at, ended_at,"
                 " failure_reason, memory_degraded, summary, mood, transcript, usage, cost_usd,"
-                " latency, tools_called, analysis_provider, stages)"
+                " latency, tools_called, analysis_provider, stages, topics_next_time)"
                 " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb,"
                 " $12::text::jsonb, $13, $14::text::jsonb, $15::text::jsonb, $16,"
-                " $17::text::jsonb)"
+                " $17::text::jsonb, $18::text::jsonb)"
                 " on conflict (call_id) do update set user_id = excluded.user_id,"
                 " outcome = excluded.outcome, attempts = excluded.attempts,"
                 " started_at = excluded.started_at, ended_at = excluded.ended_at,"
@@ -204,6 +204,7 @@ class PostgresRecords(PgStore):
                 " usage = excluded.usage, cost_usd = excluded.cost_usd,"
                 " latency = excluded.latency, tools_called = excluded.tools_called,"
                 " analysis_provider = excluded.analysis_provider, stages = excluded.stages,"
+                " topics_next_time = excluded.topics_next_time,"
                 " updated_at = now()",
                 r["call_id"],
                 r["user_id"],
@@ -222,6 +223,7 @@ class PostgresRecords(PgStore):
                 json.dumps(r["tools_called"]),
                 r["analysis_provider"],
                 json.dumps(r["stages"]),
+                json.dumps(r["topics_next_time"]),
             )
 
     async def get_call(self, call_id: str) -> CallRecord | None:

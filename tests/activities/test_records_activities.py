@@ -50,6 +50,7 @@ def record(call_id: str, user: User, **overrides: object) -> CallRecord:
         "mood": "good",
         "transcript": [TranscriptTurn("user", "Yes I did it", 1.0, 2.0)],
         "analysis_provider": "offline rule-based analyzer (no LLM)",
+        "topics_next_time": ["sleep before midnight"],
     }
     fields.update(overrides)
     return CallRecord(**fields)  # type: ignore[arg-type]
@@ -224,3 +225,27 @@ async def test_save_without_analysis_writes_only_the_record(
     assert await records.get_call(call_id) == missed
     n = await pool.fetchval("select count(*) from commitments where source_call_id = $1", call_id)
     assert n == 0
+
+
+async def test_the_context_carries_the_last_conversations_summary_and_topics(
+    env: ActivityEnvironment, records: PostgresRecords
+) -> None:
+    user = await a_user(records)
+    talked = record(f"call-{uuid.uuid4().hex[:8]}", user, started_at="2026-11-25T07:30:00+00:00")
+    missed_later = record(
+        f"call-{uuid.uuid4().hex[:8]}",
+        user,
+        outcome="missed",
+        summary=None,
+        started_at="2026-11-26T07:30:00+00:00",
+    )
+    for r in (talked, missed_later):
+        await records.save_call(r)
+
+    context = await env.run(
+        RecordsActivities(records).load_call_context,
+        LoadContextInput(user.user_id, TODAY, at="2026-11-27T07:30:00+00:00"),
+    )
+
+    assert context.last_call_summary == "Ran twice, will meditate."
+    assert context.topics == ["sleep before midnight"]

@@ -40,7 +40,7 @@ async def test_a_booked_call_rings_at_its_time_not_before(stack: LocalStack) -> 
     handle = stack.client.get_workflow_handle(workflow_id_for(call_id))
     result = await asyncio.wait_for(handle.result(), 120)
 
-    assert result["outcome"] == "completed"
+    assert result["outcome"] == "no_agent"  # this stack runs no voice agent
     pushes = _pushes_for(stack, call_id)
     assert len(pushes) == 1
     assert pushes[0] >= due.timestamp()

@@ -13,18 +13,21 @@ from callflow.local.stack.local import LocalStack
 pytestmark = pytest.mark.e2e
 
 
-async def test_a_call_completes_from_real_webhooks(stack: LocalStack) -> None:
+async def test_an_answered_call_with_no_agent_ends_no_agent_from_real_webhooks(
+    stack: LocalStack,
+) -> None:
+    # This stack runs no voice agent: the phone answers into silence and hangs up.
     user = await seed_user(stack, f"e2e-{uuid.uuid4().hex[:6]}")
 
     summary = await run_call(stack, user.user_id)
 
-    assert summary["outcome"] == "completed"
-    assert summary["ended_by"] == "room_finished"  # the real webhook, not the probe or the cap
+    assert summary["outcome"] == "no_agent"
     assert summary["pushes_received"] == 1
-    assert summary["memory_written"] and summary["record_saved"]
-    assert summary["post_call_webhook_delivered"]
+    assert summary["record_saved"] and summary["post_call_webhook_delivered"]
+    assert not summary["memory_written"]  # nothing was said: nothing to remember
     record = await stack.records.get_call(summary["call_id"])
-    assert record is not None and record.outcome == "completed" and record.attempts == 1
+    assert record is not None and record.outcome == "no_agent" and record.attempts == 1
+    assert "no agent greeted" in (record.failure_reason or "")
     push = next(p for p in stack.apns.received if p.payload["call_id"] == summary["call_id"])
     assert push.payload["provider"] == "livekit"
     assert push.payload["livekit_url"] == stack.settings.livekit_url

@@ -284,7 +284,7 @@ async def test_0003_backfills_null_due_dates(
             " ('c-mars', 'mars', 'stretch', null, 'open', '2026-11-27 23:30+00'),"
             " ('c-dated', 'la', 'run', '2026-12-05', 'kept', '2026-11-20 12:00+00')"
         )
-        assert await apply_migrations(dsn) == ["0003_commitments"]
+        assert (await apply_migrations(dsn))[0] == "0003_commitments"
         rows = await conn.fetch(
             "select commitment_id, due_date::text, status, created_at = updated_at as same"
             " from commitments order by commitment_id"

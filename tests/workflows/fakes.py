@@ -37,6 +37,7 @@ from callflow.ports import (
 from callflow.push.errors import DeviceUnreachable, PushRetryable
 from callflow.records.errors import InvalidRecord
 from workflows.messages import (
+    AgentReady,
     Declined,
     ParticipantEvent,
     RoomFinished,
@@ -126,6 +127,10 @@ class MemoryRecords:
     async def get_call(self, call_id: str) -> CallRecord | None:
         return self.calls.get(call_id)
 
+    async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
+        mine = [r for r in self.calls.values() if user_id is None or r.user_id == user_id]
+        return sorted(mine, key=lambda r: r.started_at, reverse=True)[:limit]
+
     async def claim_push(self, call_id: str, attempt: int) -> bool:
         if self.pushes.get((call_id, attempt)) in ("sent", "withheld"):
             return False
@@ -201,7 +206,12 @@ class FakeRooms:
         return RoomState(exists=exists, participant_identities=[])
 
 
-PhoneAction = str  # "answer" | "answer_no_finish" | "ignore" | "decline" | "unreachable" | "busy"
+# "answer" (the agent greets, the user speaks, the room closes) | "answer_no_finish" (the same,
+# and the room never reports finished) | "answer_no_agent" (the phone joins, no agent greets) |
+# "answer_silent" (the agent greets, the user says nothing) | "ignore" | "decline" |
+# "unreachable" | "busy". With `on_answer` set, the test plays the agent's part itself.
+PhoneAction = str
+ANSWERS = ("answer", "answer_no_finish", "answer_no_agent", "answer_silent")
 
 
 class FakePhone:
@@ -225,12 +235,17 @@ class FakePhone:
         call_id = str(push.payload["call_id"])
         room = str(push.payload["room"])
         handle = self._client.get_workflow_handle(workflow_id_for(call_id))
-        if action in ("answer", "answer_no_finish"):
+        if action in ANSWERS:
             joined = ParticipantEvent(f"join-{room}", room, self._user_id)
             await handle.signal("participant_joined", joined)
             if self.on_answer is not None:
                 await self.on_answer(call_id, room)
-            if action == "answer":
+            elif action != "answer_no_agent":
+                await handle.signal("agent_ready", AgentReady(f"ready-{room}", room, 400.0))
+                await handle.signal("transcript_turn", turn(1, "agent", "Hi, did you run?"))
+                if action != "answer_silent":
+                    await handle.signal("transcript_turn", turn(2, "user", "Yes, twice."))
+            if action != "answer_no_finish":
                 await handle.signal("room_finished", RoomFinished(f"fin-{room}", room))
         elif action == "decline":
             await handle.signal("declined", Declined(f"decline-{room}"))
@@ -244,7 +259,13 @@ class ScriptedAnalyzer:
         self.seen_transcripts: list[list[dict[str, str]]] = []
 
     async def analyze(
-        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+        self,
+        transcript: list[dict[str, str]],
+        due_commitments: list[Commitment],
+        *,
+        local_date: str | None = None,
+        timezone: str = "UTC",
+        default_due_date: str | None = None,
     ) -> CallAnalysis:
         self.seen_transcripts.append(transcript)
         return CallAnalysis(

@@ -148,7 +148,7 @@ async def test_join_on_first_attempt_completes_the_whole_pipeline(h: Harness) ->
         "expires_at",
     }
     record = h.records.calls[result.call_id]
-    assert record.outcome == "completed" and record.summary == "0 turns"
+    assert record.outcome == "completed" and record.summary == "2 turns"
     assert h.records.commitments["cm-1"].status == "kept"
     assert any(
         c.text == "run 5k" and c.source_call_id == result.call_id
@@ -158,6 +158,30 @@ async def test_join_on_first_attempt_completes_the_whole_pipeline(h: Harness) ->
     assert [e.outcome for e in h.notifier.events] == ["completed"]
     assert h.rooms.dispatched == [f"callflow-{result.call_id}-a1"]
     assert status.stage == "done" and status.outcome == "completed"
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome", "reason"),
+    [
+        ("answer_no_agent", "no_agent", "no agent greeted"),
+        ("answer_silent", "no_conversation", "the user said nothing"),
+    ],
+)
+async def test_an_answered_call_without_a_conversation_is_not_completed(
+    h: Harness, action: str, outcome: str, reason: str
+) -> None:
+    result, status = await h.run([action])
+
+    assert result.outcome == outcome and status.outcome == outcome
+    assert reason in (result.failure_reason or "")
+    assert result.attempts == 1 and result.pushes_sent == 1
+    # Nothing to analyse: no analysis, no memory, and the due commitment stays open and due.
+    assert "analyzing" not in stage_names(result) and "writing_memory" not in stage_names(result)
+    assert h.analyzer.seen_transcripts == []
+    assert h.records.commitments["cm-1"].status == "open"
+    record = h.records.calls[result.call_id]
+    assert record.outcome == outcome and reason in (record.failure_reason or "")
+    assert [e.outcome for e in h.notifier.events] == [outcome]
 
 
 async def test_join_on_third_attempt_after_two_timeouts_uses_the_backoff(h: Harness) -> None:

@@ -104,7 +104,13 @@ class ScriptedAnalysis(ScriptedAnalyzer):
         self.script = script
 
     async def analyze(
-        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+        self,
+        transcript: list[dict[str, str]],
+        due_commitments: list[Commitment],
+        *,
+        local_date: str | None = None,
+        timezone: str = "UTC",
+        default_due_date: str | None = None,
     ) -> CallAnalysis:
         self.script.call("analyze")
         return await super().analyze(transcript, due_commitments)

@@ -267,7 +267,8 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
         r for r in await stack.records.list_calls(limit=options.calls * 2) if r.call_id in wanted
     ]
     completed = {r.call_id for r in records if r.outcome == Outcome.COMPLETED}
-    answered_and_recorded = completed & set(first_push)
+    # A call is lost when it never rang or left no record; what it ended as is its outcome.
+    rung_and_recorded = {r.call_id for r in records} & set(first_push)
     history = await history_profile(stack.client, call_ids[0], due, first_push.get(call_ids[0]))
     window_events = await events_in_window(
         stack.client, call_ids, due.timestamp(), max(first_push.values(), default=0.0)
@@ -279,7 +280,9 @@ async def measure(stack: BenchStack, options: PeakOptions) -> dict[str, Any]:
         "all_pushes_sent_ms": round(max(latencies_ms), 1) if latencies_ms else None,
         "scheduled_to_push_ms": summary_ms(latencies_ms) if latencies_ms else None,
         "calls_completed": len(completed),
-        "calls_lost": options.calls - len(answered_and_recorded),
+        "calls_lost": options.calls - len(rung_and_recorded),
+        # Answered with nobody on the line: no agent greeted the phone.
+        "calls_rung_without_agent": sum(1 for r in records if r.outcome == Outcome.NO_AGENT),
         "pushes_duplicated": duplicated,
         "workflows_started_per_s": round(options.calls / start_s, 1),
         "worker_cpu_s": stack.worker.usage.get("cpu_s"),
