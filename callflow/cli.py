@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -147,6 +148,44 @@ def bench_agent(n_calls: int, json_output: bool) -> None:
     from callflow.local.bench.agent import main as agent_main
 
     sys.exit(agent_main(n_calls, json_output))
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure parts of the system on labelled data; each ends with one JSON line (--json)."""
+
+
+@eval_group.command("analysis")
+@click.option(
+    "--transcripts",
+    "directory",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="directory of labelled transcripts (*.json)",
+)
+@click.option("--json", "json_output", is_flag=True, help="print the JSON line on stdout")
+def eval_analysis(directory: Path, json_output: bool) -> None:
+    """Score the configured post-call analyzer on labelled transcripts.
+
+    The analyzer is the one the worker would build: the LLM analyzer when OPENAI_API_KEY is set,
+    else the offline one. Figures go to stderr; --json adds one JSON line on stdout with
+    transcripts, verdict_accuracy, new_commitment_accuracy, due_date_accuracy,
+    recurrence_accuracy, new_commitment_precision, analyzer, errors and per-file misses.
+
+    \b
+    verdict_accuracy: correct verdicts / expected verdicts (no update counts as unclear).
+    new_commitment_accuracy: expected and predicted new commitments are paired by text (at
+      least half of the expected text's content words, stemmed, without stop words, numbers,
+      dates or generic verbs, appear in the prediction); a pair is right when its due date and
+      recurrence match; a file expecting none is one unit, right when none is predicted.
+    due_date_accuracy: expected new commitments whose paired prediction has the right due
+      date / expected new commitments.
+
+    Exits 1 when a file could not be read or analysed (named with the field at fault).
+    """
+    from callflow.analysis.evaluation import main as eval_main
+
+    sys.exit(eval_main(directory, json_output))
 
 
 main.add_command(schedules)

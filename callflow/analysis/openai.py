@@ -3,21 +3,60 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import openai
 
 from callflow.analysis import schema
+from callflow.analysis.dates import DATE_RULES, call_local_date, default_due, next_monday
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis
 
 SYSTEM_PROMPT = (
     "You analyse a finished accountability phone call between a coach (the agent) and a user. "
-    "Summarise it in two or three sentences, judge the user's mood, list every new commitment "
-    "the user made (with its ISO due date if one was agreed), say for each commitment that was "
-    "due whether the user kept it, broke it, or it stayed unclear (use its commitment_id), and "
-    "suggest topics for the next call. Only use what the transcript says."
+    "Only use what the transcript says, and only the user's own words as evidence.\n"
+    "- summary: two or three sentences.\n"
+    "- mood: the user's mood; mind negation (\"I'm not happy\" is not good).\n"
+    "- commitment_updates: one per due commitment, by its commitment_id. status: kept (the "
+    'user did it), broken (did not, or not yet), partly (did some of it: "some days", '
+    '"half", "three out of five", "most days but not..."), unclear (the user did not '
+    "say). Attribute each answer to the commitment the coach had just asked about. When the "
+    'user corrects themself ("yes, well, no, actually I skipped it") the last stance counts. '
+    "evidence: the user's words, quoted from the transcript, that justify the status (empty "
+    "when unclear).\n"
+    "- new_commitments: every new commitment the user made, or a proposal of the coach the "
+    'user accepted. Not commitments: hedges ("maybe", "I\'ll think about it", "I might"), '
+    'turns of phrase ("I\'m going to be honest", "I\'ll let you know"), travel ("I\'m going '
+    'to Lisbon"). text: the action in a few words; due_date: an ISO date, always given, '
+    'resolved by the rules below; due_time: "HH:MM" when the user said a time, else null; '
+    "recurrence: daily, weekdays, weekly or null.\n"
+    "- topics_next_time: what the coach should follow up on.\n"
+    "If the user said nothing at all, there are no updates and no new commitments.\n\n"
+    "Resolve dates with these rules, against the local date, weekday and time zone given "
+    "with the call (never UTC); `calendar` lists the coming days:\n" + DATE_RULES
 )
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def call_context(
+    local_date: str | None, timezone: str, default_due_date: str | None
+) -> dict[str, object]:
+    """What the model is told about the call's date, so it resolves "tomorrow" and "by
+    Friday" against the user's day rather than its own."""
+    today = call_local_date(local_date, timezone)
+    return {
+        "local_date": today.isoformat(),
+        "weekday": _WEEKDAYS[today.weekday()],
+        "timezone": timezone,
+        "default_due_date": default_due(today, default_due_date).isoformat(),
+        "next_week_starts": next_monday(today).isoformat(),
+        "calendar": [_day(today + timedelta(days=n)) for n in range(15)],
+    }
+
+
+def _day(d: date) -> str:
+    return f"{_WEEKDAYS[d.weekday()]} {d.isoformat()}"
 
 
 class OpenAIAnalyzer:
@@ -38,10 +77,25 @@ class OpenAIAnalyzer:
         return f"openai:{self._model}"
 
     async def analyze(
-        self, transcript: list[dict[str, str]], due_commitments: list[Commitment]
+        self,
+        transcript: list[dict[str, str]],
+        due_commitments: list[Commitment],
+        *,
+        local_date: str | None = None,
+        timezone: str = "UTC",
+        default_due_date: str | None = None,
     ) -> CallAnalysis:
+        context = call_context(local_date, timezone, default_due_date)
+        if not any(t.get("role") == "user" and (t.get("text") or "").strip() for t in transcript):
+            # A silent call changes nothing; no need to ask a model about it.
+            return CallAnalysis(
+                summary="The call connected but no conversation was transcribed.",
+                mood="neutral",
+                provider=self.provider,
+            )
         user_message = json.dumps(
             {
+                "call": context,
                 "due_commitments": [
                     {"commitment_id": c.commitment_id, "text": c.text, "due_date": c.due_date}
                     for c in due_commitments
@@ -77,7 +131,12 @@ class OpenAIAnalyzer:
             # Strict mode answers a refusal instead of the schema; nothing to validate.
             raise AnalysisInvalid(f"the model refused to analyse the call: {message.refusal}")
         content = message.content or ""
-        return schema.parse(content, self.provider, {c.commitment_id for c in due_commitments})
+        return schema.parse(
+            content,
+            self.provider,
+            {c.commitment_id for c in due_commitments},
+            default_due_date=str(context["default_due_date"]),
+        )
 
 
 def _rejection(e: openai.APIStatusError) -> str:

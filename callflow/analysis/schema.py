@@ -5,29 +5,63 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from callflow.analysis.errors import AnalysisInvalid
 from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
 
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
 
 class _NewCommitment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=500)
-    due_date: str | None = Field(description="ISO date YYYY-MM-DD, or null if none was agreed")
+    text: str = Field(min_length=1, max_length=500, description="the action, in a few words")
+    due_date: str = Field(
+        pattern=ISO_DATE,
+        description="ISO date YYYY-MM-DD in the user's time zone, resolved by the date rules; "
+        "the call's default due date when the user gave no date",
+    )
+    due_time: str | None = Field(
+        default=None, pattern=HH_MM, description="HH:MM (24 h) when the user said a time"
+    )
+    recurrence: Literal["daily", "weekdays", "weekly"] | None = Field(
+        default=None, description="how often it repeats, when the user said so"
+    )
+
+    @field_validator("due_date", mode="before")
+    @classmethod
+    def _default_when_null(cls, v: Any, info: ValidationInfo) -> Any:
+        # Strict structured output never sends null here; a provider that does gets the
+        # call's default due date, so a stored commitment always has one.
+        if v is None and isinstance(info.context, dict):
+            return info.context.get("default_due_date")
+        return v
 
     @field_validator("due_date")
     @classmethod
-    def _iso_date(cls, v: str | None) -> str | None:
-        if v is not None:
-            date.fromisoformat(v)
+    def _iso_date(cls, v: str) -> str:
+        date.fromisoformat(v)
         return v
 
 
 class _CommitmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     commitment_id: str
-    status: Literal["kept", "broken", "unclear"]
+    status: Literal["kept", "broken", "partly", "unclear"]
+    evidence: str = Field(
+        default="",
+        max_length=2000,
+        description="the user's own words from the transcript that justify the status; "
+        "empty when unclear",
+    )
 
 
 class AnalysisOutput(BaseModel):
@@ -82,9 +116,18 @@ def json_schema() -> dict[str, Any]:
     return strict
 
 
-def parse(raw: str, provider: str, known_commitment_ids: set[str]) -> CallAnalysis:
+def parse(
+    raw: str,
+    provider: str,
+    known_commitment_ids: set[str],
+    *,
+    default_due_date: str | None = None,
+) -> CallAnalysis:
+    """The validated analysis; `default_due_date` replaces a null due date (see above)."""
     try:
-        out = AnalysisOutput.model_validate_json(raw)
+        out = AnalysisOutput.model_validate_json(
+            raw, context={"default_due_date": default_due_date}
+        )
     except ValidationError as e:
         raise AnalysisInvalid(f"analysis output does not match the schema: {e}") from e
     unknown = [
@@ -97,9 +140,12 @@ def parse(raw: str, provider: str, known_commitment_ids: set[str]) -> CallAnalys
     return CallAnalysis(
         summary=out.summary,
         mood=out.mood,
-        new_commitments=[NewCommitment(c.text, c.due_date) for c in out.new_commitments],
+        new_commitments=[
+            NewCommitment(c.text, c.due_date, recurrence=c.recurrence, due_time=c.due_time)
+            for c in out.new_commitments
+        ],
         commitment_updates=[
-            CommitmentUpdate(u.commitment_id, u.status) for u in out.commitment_updates
+            CommitmentUpdate(u.commitment_id, u.status, u.evidence) for u in out.commitment_updates
         ],
         topics_next_time=list(out.topics_next_time),
         provider=provider,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import openai
 import pytest
@@ -74,8 +75,16 @@ def test_schema_sent_is_inside_openai_strict_subset() -> None:
     }
     assert "$defs" not in json.dumps(sent) and "$ref" not in json.dumps(sent)
     item = sent["properties"]["new_commitments"]["items"]
-    assert item["required"] == ["text", "due_date"]
-    assert {"type": "null"} in item["properties"]["due_date"]["anyOf"]
+    assert item["required"] == ["text", "due_date", "due_time", "recurrence"]
+    # The due date is always resolved: a string in ISO form, never null.
+    assert item["properties"]["due_date"]["type"] == "string"
+    assert "pattern" in item["properties"]["due_date"]
+    recurrence = item["properties"]["recurrence"]["anyOf"]
+    assert {"type": "null"} in recurrence
+    assert {"daily", "weekdays", "weekly"} == set(recurrence[0]["enum"])
+    update = sent["properties"]["commitment_updates"]["items"]
+    assert update["required"] == ["commitment_id", "status", "evidence"]
+    assert set(update["properties"]["status"]["enum"]) == {"kept", "broken", "partly", "unclear"}
 
 
 def test_plain_pydantic_schema_would_be_refused() -> None:
@@ -165,8 +174,21 @@ async def test_no_commitment_due_and_nothing_new(
         (answer(new_commitments=[{"text": "Run", "due_date": "next week"}]), "due_date not ISO"),
         (
             answer(commitment_updates=[{"commitment_id": "c-run", "status": "maybe"}]),
-            "status outside kept/broken/unclear",
+            "status outside kept/broken/partly/unclear",
         ),
+        (
+            answer(
+                new_commitments=[{"text": "Run", "due_date": "2026-12-01", "recurrence": "monthly"}]
+            ),
+            "recurrence outside daily/weekdays/weekly",
+        ),
+        (
+            answer(
+                new_commitments=[{"text": "Run", "due_date": "2026-12-01", "due_time": "25:00"}]
+            ),
+            "due_time not HH:MM",
+        ),
+        (answer(new_commitments=[{"text": "Run", "due_date": "2026-02-30"}]), "no such date"),
     ],
 )
 async def test_output_not_matching_the_schema_is_invalid(
@@ -247,3 +269,96 @@ async def test_wrong_base_url_is_rejected_naming_the_setting(
     without_v1 = llm.base_url.removesuffix("/v1")
     with pytest.raises(AnalysisRejected, match=r"404.*OPENAI_BASE_URL"):
         await make_analyzer(without_v1).analyze(TRANSCRIPT, [RUN])
+
+
+async def test_verdicts_with_evidence_partly_and_resolved_dates(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
+    llm.replies.append(
+        answer(
+            new_commitments=[
+                {
+                    "text": "Meditate for ten minutes",
+                    "due_date": "2026-12-01",
+                    "due_time": "07:00",
+                    "recurrence": "daily",
+                }
+            ],
+            commitment_updates=[
+                {"commitment_id": "c-run", "status": "kept", "evidence": "Yes, both days."},
+                {
+                    "commitment_id": "c-read",
+                    "status": "partly",
+                    "evidence": "I did not read though",
+                },
+            ],
+        )
+    )
+    result = await make_analyzer(llm.base_url).analyze(
+        TRANSCRIPT,
+        [RUN, READ],
+        local_date="2026-11-30",
+        timezone="Europe/Berlin",
+        default_due_date="2026-12-03",
+    )
+    assert result.new_commitments == [
+        NewCommitment(
+            "Meditate for ten minutes", "2026-12-01", recurrence="daily", due_time="07:00"
+        )
+    ]
+    assert result.commitment_updates == [
+        CommitmentUpdate("c-run", "kept", "Yes, both days."),
+        CommitmentUpdate("c-read", "partly", "I did not read though"),
+    ]
+    assert [u.evidence for u in result.commitment_updates] == [
+        "Yes, both days.",
+        "I did not read though",
+    ]
+    body = llm.seen[0].body
+    call = json.loads(body["messages"][1]["content"])["call"]
+    assert call["local_date"] == "2026-11-30"
+    assert call["weekday"] == "Monday"
+    assert call["timezone"] == "Europe/Berlin"
+    assert call["default_due_date"] == "2026-12-03"
+    assert call["next_week_starts"] == "2026-12-07"
+    assert call["calendar"][:2] == ["Monday 2026-11-30", "Tuesday 2026-12-01"]
+    system = body["messages"][0]["content"]
+    for rule in ('"tomorrow": D+1', '"next week": the Monday after D', '"by Friday"', "daily"):
+        assert rule in system
+
+
+async def test_local_date_defaults_to_today_in_the_time_zone(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    llm.replies.append(answer())
+    await make_analyzer(llm.base_url).analyze(
+        TRANSCRIPT, [RUN, READ], timezone="Pacific/Kiritimati"
+    )
+    call = json.loads(llm.seen[0].body["messages"][1]["content"])["call"]
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    assert call["local_date"] in (today.isoformat(), (today - timedelta(days=1)).isoformat())
+    assert call["timezone"] == "Pacific/Kiritimati"
+
+
+async def test_a_null_due_date_gets_the_default_due_date(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
+    # Strict mode never sends it; a lenient provider that does still yields a dated commitment.
+    llm.replies.append(answer(new_commitments=[{"text": "Stretch", "due_date": None}]))
+    result = await make_analyzer(llm.base_url).analyze(
+        TRANSCRIPT, [RUN, READ], local_date="2026-12-31", timezone="UTC"
+    )
+    assert result.new_commitments == [NewCommitment("Stretch", "2027-01-01")]
+
+
+async def test_a_silent_call_is_not_sent_to_the_model(
+    llm: OpenAIServer, make_analyzer: Callable[..., OpenAIAnalyzer]
+) -> None:
+    silent = [{"role": "agent", "text": "Hello? Are you there?"}, {"role": "user", "text": "  "}]
+    result = await make_analyzer(llm.base_url).analyze(silent, [RUN, READ])
+    assert result.commitment_updates == [] and result.new_commitments == []
+    assert result.provider == f"openai:{MODEL}"
+    assert llm.seen == []
