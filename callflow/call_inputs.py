@@ -42,6 +42,7 @@ def call_input_from(
         timings=timings_from(settings),
         reason=reason,
         scheduled_for=scheduled_for,
+        quiet_hours_policy=settings.quiet_hours_policy,
         caller_name=settings.caller_name,
         agent_name=settings.agent_name,
         phone_token_ttl_s=settings.phone_token_ttl_s,

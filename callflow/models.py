@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     # joined and never spoke), or the agent greeted and the user never said a word.
     NO_AGENT = "no_agent"
     NO_CONVERSATION = "no_conversation"
+    SKIPPED = "skipped"  # the ring fell in the user's quiet hours and the policy is to skip
 
 
 class CommitmentStatus(StrEnum):
@@ -39,6 +40,7 @@ class User:
     voip_token: str | None
     timezone: str = "UTC"
     locale: str = "en-US"
+    quiet_hours: str | None = None  # "22:00-07:00", local: no ring starts inside it
 
 
 class Recurrence(StrEnum):

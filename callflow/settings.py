@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +111,8 @@ class Settings(BaseSettings):
     # A scheduled call's ring activity starts this long before the due time and waits in the
     # worker, so the due second costs the Temporal server nothing (0 turns arming off).
     ring_arm_s: float = 60.0
+    # A ring that falls in the user's quiet hours waits for their end, or is skipped.
+    quiet_hours_policy: Literal["wait", "skip"] = "wait"
     # `POST /calls` with `scheduled_for` books a call at most this many days ahead.
     booking_horizon_days: int = Field(default=30, ge=1, le=366)
 

@@ -17,13 +17,16 @@ from typing import Annotated
 
 import pydantic
 
-from callflow.models import Commitment, MemoryItem, User
+from callflow.models import CheckIn, Commitment, MemoryItem, User
 from workflows.messages import DEFAULT_CALLER_NAME, CallTimings
 
 # The agent's parser rejects "" for these (the annotation only constrains that parser).
 NonEmptyStr = Annotated[str, pydantic.Field(min_length=1)]
 
 _TIMING_DEFAULTS = CallTimings()
+# The check-ins a commitment carries to the agent, newest first: enough for "kept three times
+# running", few enough that a long daily commitment keeps the job metadata small.
+MAX_HISTORY = 10
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,21 @@ class JobUser:
 
 
 @dataclass(frozen=True)
+class JobCheckIn:
+    """One earlier call's verdict on a commitment."""
+
+    verdict: NonEmptyStr  # kept | broken | partly | unclear | cancelled
+    asked_on: str = ""  # ISO date of that call, in the user's time zone
+    evidence: str | None = None  # the user's words the verdict rests on
+
+
+@dataclass(frozen=True)
 class JobCommitment:
     commitment_id: NonEmptyStr
     text: NonEmptyStr
     due_date: str | None = None  # ISO date, in the user's time zone
+    recurrence: str | None = None  # daily | weekdays | weekly, or None for a one-off
+    history: list[JobCheckIn] = field(default_factory=list)  # newest first
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,9 @@ class AgentJob:
     join_timeout_s: float = _TIMING_DEFAULTS.join_timeout_s
     # ... and ends its session this long (plus a margin) after it, if the room never closes.
     max_call_s: float = _TIMING_DEFAULTS.max_call_s
+    local_date: str = ""  # ISO date: the user's date at the call ("" from an older workflow)
+    last_call_summary: str | None = None  # the analysis summary of the user's last call
+    topics: list[str] = field(default_factory=list)  # topics for this call, from the last one
 
     @property
     def phone_identity(self) -> str:
@@ -75,7 +92,13 @@ def agent_job_for(
     timings: CallTimings,
     caller_name: str,
     script: str | None,
+    history: dict[str, list[CheckIn]] | None = None,
+    local_date: str = "",
+    last_call_summary: str | None = None,
+    topics: list[str] | None = None,
 ) -> AgentJob:
+    """`history` maps a commitment id to its check-ins, in any order."""
+    history = history or {}
     return AgentJob(
         call_id=call_id,
         workflow_id=workflow_id,
@@ -83,10 +106,30 @@ def agent_job_for(
         memory=[m.content for m in memory],
         memory_degraded=memory_degraded,
         due_commitments=[
-            JobCommitment(c.commitment_id, c.text, c.due_date) for c in due_commitments
+            JobCommitment(
+                c.commitment_id,
+                c.text,
+                c.due_date,
+                c.recurrence,
+                _job_history(history.get(c.commitment_id, [])),
+            )
+            for c in due_commitments
         ],
         script=script,
         caller_name=caller_name,
         join_timeout_s=timings.join_timeout_s,
         max_call_s=timings.max_call_s,
+        local_date=local_date,
+        last_call_summary=last_call_summary,
+        topics=list(topics or []),
     )
+
+
+def _job_history(check_ins: list[CheckIn]) -> list[JobCheckIn]:
+    """Newest first (by the call's date, then when it was stored), at most MAX_HISTORY."""
+    newest_first = sorted(
+        (c for c in check_ins if c.verdict),
+        key=lambda c: (c.asked_on, c.created_at or "", c.check_in_id),
+        reverse=True,
+    )
+    return [JobCheckIn(c.verdict, c.asked_on, c.evidence) for c in newest_first[:MAX_HISTORY]]

@@ -29,15 +29,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
     from activities.rooms import RoomActivities, RoomRef
-    from callflow.models import CallRecord, MemoryItem, Outcome
-    from callflow.ports import CallAnalysis, PostCallEvent
+    from callflow.models import CallRecord, MemoryItem, Outcome, User
+    from callflow.ports import CallAnalysis
     from workflows.agent_job import AgentJob, agent_job_for
     from workflows.call_record import (
         analysis_transcript,
         build_call_record,
         memory_note,
+        post_call_event,
         with_stages,
     )
+    from workflows.call_windows import next_call_date, quiet_hours_end
     from workflows.messages import (
         CALL_ATTEMPT,
         CALL_OUTCOME,
@@ -151,6 +153,7 @@ class CallWorkflow:
         self._failure_reason: str | None = None
         self._memory_degraded = False
         self._pushes_sent = 0
+        self._quiet_hours_until: datetime | None = None
 
     # --- messages in: record only ---------------------------------------------------------
 
@@ -229,6 +232,9 @@ class CallWorkflow:
             transcript_turns=len(self._turns),
             failure_reason=self._failure_reason,
             due_at=due.isoformat() if (due := self._due_time()) else None,
+            quiet_hours_until=(
+                self._quiet_hours_until.isoformat() if self._quiet_hours_until else None
+            ),
         )
 
     def _is_phone(self, event: ParticipantEvent) -> bool:
@@ -354,6 +360,8 @@ class CallWorkflow:
             self._attempt = attempt
             self._room = room = room_name_for(self._call_id, attempt)
             armed_for = ring_at if attempt == 1 else None
+            if await self._waited_out_quiet_hours(user, armed_for):
+                armed_for = None  # the due time passed during quiet hours: ring now
             if armed_for is None:
                 self._enter(Stage.RINGING)
             ring = await self._ring(
@@ -387,6 +395,26 @@ class CallWorkflow:
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
         raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
+
+    async def _waited_out_quiet_hours(self, user: User, ring_at: datetime | None) -> bool:
+        """Every ring (scheduled, on demand, each redial) first checks the user's quiet hours
+        at the moment it would ring: inside them it waits for their end (True), or the call
+        is skipped, as the policy says. False: the ring may go ahead as planned."""
+        quiet = self._input.quiet_hours or user.quiet_hours
+        end = quiet_hours_end(ring_at or workflow.now(), user.timezone, quiet)
+        if end is None:
+            return False
+        if self._input.quiet_hours_policy == "skip":
+            raise _CallEnded(
+                Outcome.SKIPPED,
+                f"skipped: the ring fell in the user's quiet hours {quiet} ({user.timezone})",
+            )
+        self._quiet_hours_until = end
+        self._enter(Stage.WAITING_QUIET_HOURS)
+        await self._wait((end - workflow.now()).total_seconds(), self._interrupted)
+        self._quiet_hours_until = None
+        self._check_interrupts()
+        return True
 
     async def _ring(self, input: RingInput) -> RingOutput:
         """Run one ring activity; a cancel meanwhile withholds the push of an armed ring that
@@ -524,6 +552,11 @@ class CallWorkflow:
                 analysis=analysis,
                 due_commitments=context.due_commitments if context else [],
                 local_date=(context.local_date or None) if context else None,
+                next_call_date=(
+                    next_call_date(context.local_date, self._input.call_days)
+                    if context and context.local_date
+                    else None
+                ),
             ),
             failed="call record could not be saved",
             start_to_close=timedelta(seconds=30),
@@ -531,13 +564,12 @@ class CallWorkflow:
         notified = await self._post_call_step(
             Stage.NOTIFYING,
             NotifyActivities.notify_app_backend,
-            lambda: PostCallEvent(
-                call_id=self._call_id,
-                user_id=self._input.user_id,
-                outcome=outcome.value,
-                attempts=self._attempt,
-                summary=analysis.summary if analysis else None,
-                ended_at=workflow.now().isoformat(),
+            lambda: post_call_event(
+                record,
+                analysis=analysis,
+                due_commitments=context.due_commitments if context else [],
+                pushes_sent=self._pushes_sent,
+                created_commitment_ids=saved.new_commitment_ids if saved else (),
             ),
             failed="post-call webhook not delivered",
             start_to_close=timedelta(seconds=60),

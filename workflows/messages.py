@@ -59,6 +59,7 @@ class Stage(StrEnum):
     RINGING = "ringing"  # room + agent dispatch + token + VoIP push, one idempotent step
     AWAITING_JOIN = "awaiting_join"
     BACKING_OFF = "backing_off"
+    WAITING_QUIET_HOURS = "waiting_quiet_hours"  # a ring fell in the user's quiet hours
     IN_CALL = "in_call"
     ANALYZING = "analyzing"
     WRITING_MEMORY = "writing_memory"
@@ -140,6 +141,10 @@ class CallInput:
     phone_token_ttl_s: int = 600
     prices: PriceTable = field(default_factory=lambda: PriceTable())
     conversation_script: str | None = None  # offline script name the agent and phone share
+    # The schedule's quiet hours ("22:00-07:00", local), on top of the user record's.
+    quiet_hours: str | None = None
+    quiet_hours_policy: str = "wait"  # wait | skip: a ring inside quiet hours
+    call_days: list[str] = field(default_factory=list)  # the schedule's days (mon..sun)
 
 
 @dataclass
@@ -256,3 +261,5 @@ class CallStatus:
     transcript_turns: int
     failure_reason: str | None = None
     due_at: str | None = None  # ISO-8601 UTC when the call rings (scheduled calls)
+    # Set while a ring waits for the end of the user's quiet hours (ISO-8601 UTC).
+    quiet_hours_until: str | None = None

@@ -1,8 +1,9 @@
 """A local stand-in for the app backend's post-call endpoint, used by the demo and the tests.
 
 It does what a real receiver should: verifies the signature on the raw body (401 otherwise),
-drops redeliveries by `Idempotency-Key`, and keeps what it accepted. It can be told to fail the
-next N deliveries to exercise the sender's retries.
+validates the body against the post-call JSON Schema (422 otherwise:
+callflow/notify/schemas/post_call.v1.json), drops redeliveries by `Idempotency-Key`, and keeps
+what it accepted. It can be told to fail the next N deliveries to exercise the sender's retries.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from callflow.notify.errors import SignatureInvalid
+from callflow.notify.schema import post_call_problems
 from callflow.notify.signing import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -47,6 +49,7 @@ class ReceiverState:
     tolerance_s: float = 300
     events: list[ReceivedEvent] = field(default_factory=list)
     rejected: int = 0  # signature failures
+    invalid: list[list[str]] = field(default_factory=list)  # schema problems of refused bodies
     requests: int = 0
     failures: list[int] = field(default_factory=list)
 
@@ -80,6 +83,13 @@ def build_receiver_app(state: ReceiverState) -> Starlette:
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         if not isinstance(event, dict):
             return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+        problems = post_call_problems(event)
+        if problems:
+            state.invalid.append(problems)
+            return JSONResponse(
+                {"error": "body does not match the post-call schema", "problems": problems},
+                status_code=422,
+            )
         seen = state.by_key(key)
         if seen is not None:
             seen.deliveries += 1

@@ -1,5 +1,9 @@
 """`AppBackendNotifier` as a signed HTTP webhook (see `callflow.notify.signing` for the scheme).
 
+The body is the whole `PostCallEvent` as compact JSON with sorted keys; its fields, their meaning
+and the versioning rule are in docs/post-call-webhook.md, and its JSON Schema is
+callflow/notify/schemas/post_call.v1.json (`callflow.notify.schema`).
+
 Retries 5xx, 429 and connection errors with bounded exponential back-off; every attempt is
 re-signed with a fresh timestamp and carries the same `Idempotency-Key` (the call id), so the
 backend can drop a delivery it already processed.
@@ -35,7 +39,7 @@ _MAX_RETRY_AFTER_S = 30.0
 
 
 def encode_event(event: PostCallEvent) -> bytes:
-    """The exact bytes that are signed and sent."""
+    """The exact bytes that are signed and sent: every field of `event`, keys sorted."""
     return json.dumps(dataclasses.asdict(event), separators=(",", ":"), sort_keys=True).encode()
 
 

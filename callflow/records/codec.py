@@ -125,6 +125,7 @@ def user_row(user: User) -> dict[str, Any]:
         "voip_token": user.voip_token or None,
         "timezone": _require_text(user.timezone, "User.timezone"),
         "locale": _require_text(user.locale, "User.locale"),
+        "quiet_hours": user.quiet_hours or None,
     }
 
 
@@ -135,6 +136,7 @@ def user_from_row(row: Mapping[str, Any]) -> User:
         voip_token=row["voip_token"],
         timezone=row["timezone"],
         locale=row["locale"],
+        quiet_hours=row.get("quiet_hours"),
     )
 
 

@@ -38,7 +38,7 @@ _CALL_COLUMNS = (
     "latency::text as latency, tools_called::text as tools_called, analysis_provider, "
     "stages::text as stages, topics_next_time::text as topics_next_time"
 )
-_USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale"
+_USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale, quiet_hours"
 _COMMITMENT_COLUMNS = (
     "commitment_id, user_id, text, due_date, status, source_call_id, due_time, recurrence,"
     " until, created_at"
@@ -77,16 +77,17 @@ class PostgresRecords(PgStore):
         r = user_row(user)
         with self._translate("upsert_user"):
             await self._pool.execute(
-                "insert into users (user_id, display_name, voip_token, timezone, locale)"
-                " values ($1, $2, $3, $4, $5)"
+                "insert into users (user_id, display_name, voip_token, timezone, locale,"
+                " quiet_hours) values ($1, $2, $3, $4, $5, $6)"
                 " on conflict (user_id) do update set display_name = excluded.display_name,"
                 " voip_token = excluded.voip_token, timezone = excluded.timezone,"
-                " locale = excluded.locale",
+                " locale = excluded.locale, quiet_hours = excluded.quiet_hours",
                 r["user_id"],
                 r["display_name"],
                 r["voip_token"],
                 r["timezone"],
                 r["locale"],
+                r["quiet_hours"],
             )
 
     async def list_users(self) -> list[User]:

@@ -43,7 +43,7 @@ from callflow.records.errors import (
 )
 from callflow.settings import ConfigurationError, Settings
 
-_USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale"
+_USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale,quiet_hours"
 _COMMITMENT_COLUMNS = (
     "commitment_id,user_id,text,due_date,status,source_call_id,due_time,recurrence,until,created_at"
 )

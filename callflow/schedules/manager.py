@@ -252,12 +252,20 @@ class ScheduleManager:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def call_input(self, user_id: str) -> CallInput:
-        """The input every firing passes to `CallWorkflow` (call id derived from workflow id)."""
+    def call_input(self, user_id: str, schedule: CallSchedule | None = None) -> CallInput:
+        """The input every firing passes to `CallWorkflow` (call id derived from workflow id),
+        with the schedule's quiet hours (checked at every ring) and days (the next call date
+        is a new commitment's default due date)."""
         s = self._settings
         base = self._template or call_input_from(s, call_id="", user_id=user_id, reason="scheduled")
         return dataclasses.replace(
-            base, call_id="", user_id=user_id, reason="scheduled", ring_lead_s=self._lead_s
+            base,
+            call_id="",
+            user_id=user_id,
+            reason="scheduled",
+            ring_lead_s=self._lead_s,
+            quiet_hours=str(schedule.quiet_hours) if schedule and schedule.quiet_hours else None,
+            call_days=[str(d) for d in schedule.days] if schedule else [],
         )
 
     def _build(self, user_id: str, schedule: CallSchedule) -> Schedule:
@@ -269,7 +277,7 @@ class ScheduleManager:
             )
         action = ScheduleActionStartWorkflow(
             WORKFLOW_TYPE,
-            self.call_input(user_id),
+            self.call_input(user_id, schedule),
             id=workflow_id_base_for(user_id),
             task_queue=self._settings.task_queue,
             memo={MEMO_KEY: schedule.model_dump(mode="json")},

@@ -14,9 +14,10 @@ import pytest
 from callflow.local.app_backend import LocalReceiver
 from callflow.local.stack.temporal import free_port
 from callflow.notify.errors import WebhookRejected, WebhookUndeliverable
-from callflow.notify.webhook import SignedWebhookNotifier
+from callflow.notify.webhook import SignedWebhookNotifier, encode_event
 from callflow.ports import PostCallEvent
 from tests.notify.conftest import SECRET, ScriptedBackend
+from tests.notify.test_post_call_schema import scenario as post_call_scenario
 
 
 def event(call_id: str, outcome: str = "completed") -> PostCallEvent:
@@ -54,6 +55,38 @@ async def test_delivered_and_verified_by_the_local_backend(
     assert stored is not None
     assert stored.event == dataclasses.asdict(sent)
     assert receiver.state.rejected == rejected_before
+
+
+async def test_a_full_event_is_delivered_whole_and_validated(
+    receiver: LocalReceiver, http: httpx.AsyncClient
+) -> None:
+    # a completed call's event: verdicts, new commitments, cost, duration
+    sent = dataclasses.replace(post_call_scenario("completed")[0], call_id="call-full")
+    assert await notifier(receiver.url, http).post_call(sent) is True
+    stored = receiver.state.by_key("call-full")
+    assert stored is not None
+    assert stored.event == dataclasses.asdict(sent)
+    assert stored.event["verdicts"][0]["verdict"] == "kept"
+    assert (
+        encode_event(sent)
+        == json.dumps(stored.event, separators=(",", ":"), sort_keys=True).encode()
+    )
+
+
+async def test_a_signed_body_that_breaks_the_schema_is_refused_without_retry(
+    receiver: LocalReceiver, http: httpx.AsyncClient
+) -> None:
+    invalid_before = len(receiver.state.invalid)
+    sleep = RecordedSleep()
+    with pytest.raises(WebhookRejected) as caught:
+        await notifier(receiver.url, http, sleep=sleep).post_call(
+            event("call-invalid", outcome="voicemail")
+        )
+    assert caught.value.status == 422
+    assert sleep.delays == []
+    assert receiver.state.by_key("call-invalid") is None
+    [problems] = receiver.state.invalid[invalid_before:]
+    assert [p for p in problems if p.startswith("outcome:")]
 
 
 async def test_redelivery_is_deduplicated_by_idempotency_key(

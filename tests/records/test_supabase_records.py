@@ -45,6 +45,7 @@ async def test_requests_carry_the_service_key_and_upsert_headers(
         "voip_token": "tok",
         "timezone": "UTC",
         "locale": "en-US",
+        "quiet_hours": None,
     }
     assert await supabase_records.get_user(user_id) == User(user_id, "Ada", "tok")
     get = postgrest.seen[-1]

@@ -135,7 +135,8 @@ async def test_trigger_starts_call_workflow_with_its_input(
     (workflow_id,) = view.recent_workflow_ids
     assert re.fullmatch(rf"call-sched-{user_id}-\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ", workflow_id)
     echo = await _result(temporal_client, workflow_id)
-    assert echo.input == manager.call_input(user_id)
+    assert echo.input == manager.call_input(user_id, SPEC)
+    assert echo.input.quiet_hours == str(SPEC.quiet_hours) and echo.input.call_days == SPEC.days
     assert echo.input.call_id == "" and echo.input.reason == "scheduled"
     assert echo.input.ring_lead_s == 120
     assert echo.input.timings.join_timeout_s == 30.0  # from the settings

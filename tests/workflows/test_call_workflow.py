@@ -469,3 +469,54 @@ async def test_cancel_from_temporal_still_closes_records_and_notifies(h: Harness
     assert h.rooms.deleted == [f"callflow-{result.call_id}-a1"]
     assert h.records.calls[result.call_id].outcome == "cancelled"
     assert [e.outcome for e in h.notifier.events] == ["cancelled"]
+
+
+async def _quiet_now(h: Harness, *, starts_ago_min: int, ends_in_min: int) -> datetime:
+    """Give the user quiet hours around the test server's current time; return their end."""
+    now = await h.env.get_current_time()
+    start, end = now - timedelta(minutes=starts_ago_min), now + timedelta(minutes=ends_in_min)
+    user = h.records.users[USER]
+    h.records.users[USER] = replace(user, timezone="UTC", quiet_hours=f"{start:%H:%M}-{end:%H:%M}")
+    return end.replace(second=0, microsecond=0)
+
+
+async def test_an_on_demand_call_in_quiet_hours_waits_for_their_end(h: Harness) -> None:
+    end = await _quiet_now(h, starts_ago_min=30, ends_in_min=90)
+
+    result, status = await h.run(["answer"])
+
+    assert result.outcome == "completed" and result.pushes_sent == 1
+    waited = next(m for m in result.stages if m.stage == "waiting_quiet_hours")
+    ringing = next(m for m in result.stages if m.stage == "ringing")
+    assert datetime.fromisoformat(waited.at) < end <= datetime.fromisoformat(ringing.at)
+    assert "waiting_quiet_hours" in [s["stage"] for s in h.records.calls[result.call_id].stages]
+    assert status.quiet_hours_until is None  # no longer waiting
+
+
+async def test_with_the_skip_policy_a_call_in_quiet_hours_never_rings(h: Harness) -> None:
+    await _quiet_now(h, starts_ago_min=30, ends_in_min=90)
+
+    result, _ = await h.run(["answer"], quiet_hours_policy="skip")
+
+    assert result.outcome == "skipped" and result.pushes_sent == 0
+    assert "quiet hours" in (result.failure_reason or "")
+    assert h.phone is not None and h.phone.pushes == []
+    assert h.records.calls[result.call_id].outcome == "skipped"
+    assert [e.outcome for e in h.notifier.events] == ["skipped"]
+
+
+async def test_a_redial_that_would_fall_in_quiet_hours_waits_for_their_end(h: Harness) -> None:
+    # Quiet hours start a minute from now: the first ring goes out, and the redial (after the
+    # 45 s join timeout and the 120 s back-off) would fall inside them.
+    now = await h.env.get_current_time()
+    start, end = now + timedelta(seconds=60), now + timedelta(minutes=60)
+    user = h.records.users[USER]
+    h.records.users[USER] = replace(user, timezone="UTC", quiet_hours=f"{start:%H:%M}-{end:%H:%M}")
+
+    result, _ = await h.run(["ignore", "answer"])
+
+    assert result.outcome == "completed" and result.attempts == 2
+    names = stage_names(result)
+    assert names.index("backing_off") < names.index("waiting_quiet_hours")
+    second_ring = [m for m in result.stages if m.stage == "ringing"][1]
+    assert datetime.fromisoformat(second_ring.at) >= end.replace(second=0, microsecond=0)

@@ -50,6 +50,7 @@ def test_the_names_are_the_ones_running_calls_and_recorded_histories_use() -> No
         "ringing",
         "awaiting_join",
         "backing_off",
+        "waiting_quiet_hours",
         "in_call",
         "analyzing",
         "writing_memory",
