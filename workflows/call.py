@@ -664,6 +664,10 @@ class CallWorkflow:
             timings=self._input.timings,
             caller_name=self._input.caller_name,
             script=self._input.conversation_script,
+            history=context.history,
+            local_date=context.local_date,
+            last_call_summary=context.last_call_summary,
+            topics=context.topics,
         )
 
     def _conversation_outcome(self) -> tuple[Outcome, str | None]:

@@ -1,26 +1,35 @@
-"""`callflow demo`: one accountability call end to end on the embedded local stack.
+"""`callflow demo`: the accountability loop end to end on the embedded local stack.
 
 Seeds a user with a commitment that falls due, starts the call through the call API, lets the
 phone simulator answer the real VoIP push and join the real LiveKit room, waits for the real
 `room_finished` webhook to end it, then checks what the call left behind (record in Postgres,
-memory, the app backend's webhook) and prints a timeline and one JSON line.
+memory, the app backend's webhook) and prints a timeline and one JSON line. With the agent, a
+second call for the same user follows: its agent asks about the commitment the first call took,
+and the verdict is recorded. The JSON line describes the first call, plus
+`second_call_asked_about` and `verdicts` (and the second call's own summary under
+`second_call`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import sys
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from agent.offline.script import FOLLOWUP_SCRIPT_NAME
+from callflow.call_inputs import call_input_from
 from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
 from callflow.models import Commitment, User
 from callflow.settings import Settings
+from workflows.messages import WORKFLOW_TYPE, workflow_id_for
 
 DEMO_USER = "demo-user"
 CALL_TIMEOUT_S = 600
@@ -32,6 +41,7 @@ def _say(line: str) -> None:
 
 async def seed_user(stack: LocalStack, user_id: str = DEMO_USER) -> User:
     user = User(user_id, "Ada", voip_token=secrets.token_hex(32), timezone="Europe/London")
+    today = datetime.now(ZoneInfo(user.timezone)).date()
     await stack.records.upsert_user(user)
     await stack.records.upsert_commitments(
         [
@@ -39,7 +49,7 @@ async def seed_user(stack: LocalStack, user_id: str = DEMO_USER) -> User:
                 commitment_id=f"{user_id}-walk",
                 user_id=user_id,
                 text="walk 10,000 steps every day this week",
-                due_date=date.today().isoformat(),
+                due_date=today.isoformat(),
             )
         ]
     )
@@ -60,7 +70,31 @@ async def place_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
 async def run_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
     """Place one call and return the demo's summary of it (the JSON line's fields)."""
     started = await place_call(stack, user_id)
-    call_id, workflow_id = started["call_id"], started["workflow_id"]
+    return await follow_call(stack, user_id, started["call_id"], started["workflow_id"])
+
+
+async def run_followup_call(stack: LocalStack, user: User) -> dict[str, Any]:
+    """A second call for the same user, with the phone answering the agent's questions about
+    what falls due (the offline follow-up script). Started from the Temporal client with the
+    input the call API builds: conversation scripts are local-only, not an API field."""
+    call_id = uuid.uuid4().hex
+    call_input = dataclasses.replace(
+        call_input_from(stack.settings, call_id=call_id, user_id=user.user_id),
+        conversation_script=FOLLOWUP_SCRIPT_NAME,
+    )
+    handle = await stack.client.start_workflow(
+        WORKFLOW_TYPE,
+        call_input,
+        id=workflow_id_for(call_id),
+        task_queue=stack.settings.task_queue,
+    )
+    return await follow_call(stack, user.user_id, call_id, handle.id)
+
+
+async def follow_call(
+    stack: LocalStack, user_id: str, call_id: str, workflow_id: str
+) -> dict[str, Any]:
+    """Wait for a started call to end and summarise what it left behind."""
     ui_url = stack.ui_link(workflow_id)
     _say(f"call {call_id} started; follow it in the Temporal UI: {ui_url}")
     handle = stack.client.get_workflow_handle(workflow_id)
@@ -130,6 +164,26 @@ def print_timeline(summary: dict[str, Any]) -> None:
     _say(f"Temporal UI: {summary['temporal_ui_url']}")
 
 
+async def loop_figures(
+    stack: LocalStack, user: User, second: dict[str, Any], due: list[Commitment]
+) -> dict[str, Any]:
+    """What the second call did with the commitments that fell due: the texts its agent asked
+    about (named in an agent turn) and the verdict each got."""
+    record = await stack.records.get_call(second["call_id"])
+    agent_said = " ".join(
+        t.text.lower() for t in (record.transcript if record else []) if t.role == "agent"
+    )
+    check_ins = [
+        c
+        for c in await stack.records.commitment_history(user_id=user.user_id, limit=50)
+        if c.call_id == second["call_id"]
+    ]
+    texts = {c.commitment_id: c.text for c in due}
+    asked = [text for text in texts.values() if text.lower() in agent_said]
+    verdicts = {texts.get(c.commitment_id, c.commitment_id): c.verdict for c in check_ins}
+    return {"second_call_asked_about": asked, "verdicts": verdicts}
+
+
 async def demo(settings: Settings, *, with_agent: bool) -> dict[str, Any]:
     state_dir = settings.state_dir / "demo"
     _say(f"starting the local stack in {state_dir} (agent: {'on' if with_agent else 'off'}) ...")
@@ -139,10 +193,21 @@ async def demo(settings: Settings, *, with_agent: bool) -> dict[str, Any]:
     try:
         for port, adapter in stack.ports.descriptions.items():
             _say(f"  {port:<11} {adapter}")
-        user = await seed_user(stack)
+        # A fresh user per run: the demo's store outlives the run, and the loop starts clean.
+        user = await seed_user(stack, f"{DEMO_USER}-{secrets.token_hex(3)}")
         summary = await run_call(stack, user.user_id)
         print_timeline(summary)
-        return summary
+        if not with_agent:
+            return summary
+        local_today = datetime.now(ZoneInfo(user.timezone)).date().isoformat()
+        due = await stack.records.due_commitments(user.user_id, local_today)
+        _say("")
+        _say("second call: " + "; ".join(c.text for c in due) + " fall(s) due")
+        second = await run_followup_call(stack, user)
+        print_timeline(second)
+        figures = await loop_figures(stack, user, second, due)
+        _say(f"asked about: {figures['second_call_asked_about']}; verdicts: {figures['verdicts']}")
+        return {**summary, **figures, "second_call": second}
     finally:
         await stack.stop()
 

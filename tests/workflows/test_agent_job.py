@@ -3,13 +3,15 @@ agent parses it, on the time-skipping server."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import date
 
 from temporalio.testing import WorkflowEnvironment
 
 from agent.instructions import build_instructions
 from agent.metadata import parse_call_context
-from callflow.models import Commitment, User
+from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, User
 from callflow.runtime import Ports, create_worker
 from callflow.settings import Settings
 from tests.workflows.fakes import (
@@ -20,7 +22,7 @@ from tests.workflows.fakes import (
     RecordingNotifier,
     ScriptedAnalyzer,
 )
-from workflows.agent_job import AgentJob, JobCommitment, JobUser
+from workflows.agent_job import AgentJob, JobCheckIn, JobCommitment, JobUser
 from workflows.call import CallWorkflow
 from workflows.messages import CallInput, CallTimings, room_name_for, workflow_id_for
 
@@ -36,9 +38,12 @@ TIMINGS = CallTimings(
 
 
 async def _dispatched_job(
-    env: WorkflowEnvironment, memory: MemoryMemory, **input_fields: object
+    env: WorkflowEnvironment,
+    memory: MemoryMemory,
+    records: MemoryRecords | None = None,
+    **input_fields: object,
 ) -> tuple[str, AgentJob]:
-    records = MemoryRecords()
+    records = records or MemoryRecords()
     await records.upsert_user(User(USER, "Ada", voip_token="ab" * 32, timezone="Europe/London"))
     await records.upsert_commitments(
         [
@@ -72,7 +77,9 @@ async def test_the_agent_receives_the_call_its_caller_name_and_its_timings(
         time_env, memory, caller_name="Coach Bea", conversation_script="checkin"
     )
 
-    assert job == AgentJob(
+    # The user's date at the call (the test server's clock may have been skipped ahead).
+    assert date.fromisoformat(job.local_date)
+    assert dataclasses.replace(job, local_date="") == AgentJob(
         call_id=call_id,
         workflow_id=workflow_id_for(call_id),
         user=JobUser(USER, "Ada", "Europe/London"),
@@ -103,3 +110,37 @@ async def test_a_failed_memory_fetch_reaches_the_agent_as_degraded_memory(
     assert job.memory == [] and job.memory_degraded is True
     assert job.caller_name == CallInput(call_id="x", user_id="y").caller_name
     assert "do not pretend to remember" in build_instructions(job)
+
+
+async def test_the_agent_is_told_each_commitments_history_and_the_last_call(
+    time_env: WorkflowEnvironment,
+) -> None:
+    records = MemoryRecords()
+    records.calls["before"] = CallRecord(
+        call_id="before",
+        user_id=USER,
+        outcome="completed",
+        attempts=1,
+        started_at="2020-01-01T07:30:00+00:00",
+        ended_at="2020-01-01T07:35:00+00:00",
+        summary="Ada ran once and wants to sleep earlier.",
+        topics_next_time=["sleep before eleven"],
+    )
+    await records.upsert_commitments([Commitment("cm-run", USER, "run 5k", "2020-01-01")])
+    await records.apply_commitment_changes(
+        CommitmentChanges(
+            user_id=USER,
+            call_id="before",
+            check_ins=[CheckIn("ci-1", "cm-run", "before", "broken", "I skipped it", "2019-12-31")],
+        )
+    )
+
+    _, job = await _dispatched_job(time_env, MemoryMemory(), records)
+
+    run = next(c for c in job.due_commitments if c.commitment_id == "cm-run")
+    assert run.history == [JobCheckIn("broken", "2019-12-31", "I skipped it")]
+    assert job.last_call_summary == "Ada ran once and wants to sleep earlier."
+    assert job.topics == ["sleep before eleven"]
+    instructions = build_instructions(job)
+    assert "run 5k" in instructions and "Ada ran once" in instructions
+    assert "sleep before eleven" in instructions
