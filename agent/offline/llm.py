@@ -1,14 +1,18 @@
 """The offline scripted conversation LLM.
 
 It reads only what a real model would read (the chat context: system instructions, user turns,
-tool outputs) and answers from a fixed plan: ask about the due commitments, check the battery
-once, take a new commitment, say goodbye. Token counts are word counts: there is no tokenizer.
+tool outputs) and answers from a fixed plan: ask about each due commitment in turn, check the
+battery once, take a new commitment and confirm it with its due date in words, say goodbye.
+Dates resolve against the user's date the instructions state, by callflow.analysis.dates.
+Token counts are word counts: there is no tokenizer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from livekit.agents import llm
@@ -19,7 +23,13 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
-from agent.instructions import parse_display_name, parse_due_commitments
+from agent.instructions import (
+    parse_caller_name,
+    parse_display_name,
+    parse_due_commitments,
+    parse_local_date,
+)
+from callflow.analysis.dates import resolve
 
 PROVIDER_NAME = "offline scripted LLM"
 BATTERY_TOOL = "get_battery_level"
@@ -39,52 +49,143 @@ def _words(text: str) -> int:
 
 
 def plan_reply(chat_ctx: llm.ChatContext, tool_names: set[str]) -> tuple[str, str | None]:
-    """(text to say, tool to call or None) for the next assistant turn."""
+    """(text to say, tool to call or None) for the next assistant turn.
+
+    The plan, by how many times the user has spoken (n due commitments): the greeting asks
+    about due commitment 1; each answer is followed by the question about the next one; after
+    the last answer the battery check and the question for a new commitment; after the user
+    states it, its confirmation with the due date in words; then goodbye. With nothing due the
+    greeting asks for the new commitment, and the battery check comes before its confirmation.
+    """
     instructions = _system_text(chat_ctx)
     name = parse_display_name(instructions) or "there"
+    caller = parse_caller_name(instructions) or "your Callflow coach"
     due = parse_due_commitments(instructions)
     items = list(chat_ctx.items)
     user_turns = [i for i in items if i.type == "message" and i.role == "user"]
     last_user_at = max((items.index(u) for u in user_turns), default=-1)
     since_user = items[last_user_at + 1 :]
-    battery_calls = [i for i in items if i.type == "function_call" and i.name == BATTERY_TOOL]
-    outputs_since_user = [i for i in since_user if i.type == "function_call_output"]
+    answered = len(user_turns)
 
-    if not user_turns:
+    if answered == 0:
         if due:
-            first = due[0].split(" (due ", 1)[0]
             return (
-                f"Hi {name}, it's your Callflow coach. Last time you committed to this: "
-                f"{first}. Did you do it?",
+                f"Hi {name}, it's {caller}. Last time you committed to this: {due[0]}. "
+                "Did you do it?",
                 None,
             )
         return (
-            f"Hi {name}, it's your Callflow coach. What is one thing you want to commit to "
-            "this week?",
+            f"Hi {name}, it's {caller}. What is one thing you want to commit to this week?",
             None,
         )
 
-    if len(user_turns) == 1:
-        if not battery_calls and BATTERY_TOOL in tool_names:
-            return ("Thanks for telling me. Let me check your phone quickly.", BATTERY_TOOL)
-        battery = next((o for o in outputs_since_user if o.name == BATTERY_TOOL), None)
-        if battery is not None and battery.is_error:
-            note = f"I could not check your battery: {battery.output}."
-        elif battery is not None:
-            note = f"Your battery looks fine: {_battery_phrase(battery.output)}."
-        else:
-            note = "Good."
-        return (f"{note} Now, what will you commit to for next week?", None)
+    if answered < len(due):
+        return (f"Thank you. And what about: {due[answered]}?", None)
 
-    if len(user_turns) == 2:
-        said = (user_turns[-1].text_content or "").strip().rstrip(".")
+    if due and answered == len(due):
+        check = _battery_check(items, since_user, tool_names)
+        if isinstance(check, tuple):
+            return check
+        return (f"{check} Now, what is one new thing you will commit to?", None)
+
+    if answered == len(due) + 1:
+        note = ""
+        if not due:
+            check = _battery_check(items, since_user, tool_names)
+            if isinstance(check, tuple):
+                return check
+            note = f"{check} "
+        said = (user_turns[-1].text_content or "").strip()
+        if _DECLINED.search(said) and not _PROMISE.search(said):
+            return (
+                f"{note}That is fine, we keep to what you have. Is there anything else?",
+                None,
+            )
+        today = parse_local_date(instructions) or datetime.now(UTC).date()
         return (
-            f"Got it, your new commitment is: {said}. I will ask you about it on our next call. "
-            "Is there anything else?",
+            f"{note}Got it: {confirmation(said, today)}. I will ask you about it on our next "
+            "call. Is there anything else?",
             None,
         )
 
     return (f"Thank you {name}, that is all for today. {GOODBYE_MARKER}, and talk soon!", None)
+
+
+def _battery_check(
+    items: list[llm.ChatItem], since_user: list[llm.ChatItem], tool_names: set[str]
+) -> tuple[str, str] | str:
+    """The battery tool call to make (a (text, tool) turn), or, once made, what to say of it."""
+    called = any(i.type == "function_call" and i.name == BATTERY_TOOL for i in items)
+    if not called and BATTERY_TOOL in tool_names:
+        return ("Thanks for telling me. Let me check your phone quickly.", BATTERY_TOOL)
+    battery = next(
+        (i for i in since_user if i.type == "function_call_output" and i.name == BATTERY_TOOL),
+        None,
+    )
+    if battery is not None and battery.is_error:
+        return f"I could not check your battery: {battery.output}."
+    if battery is not None:
+        return f"Your battery looks fine: {_battery_phrase(battery.output)}."
+    return "Good."
+
+
+_PROMISE = re.compile(
+    r"\b(?:i will|i'll|i am going to|i'm going to|i commit to|i want to|my goal is to)\s+",
+    re.IGNORECASE,
+)
+_DECLINED = re.compile(r"\b(?:no|nothing|not|none)\b", re.IGNORECASE)
+_TRAILING_WHEN = re.compile(
+    r"(?:,?\s+(?:by|on|before|until|starting|from|this|next)\s+(?:the\s+)?\w+"
+    r"|,?\s+(?:today|tonight|tomorrow|this week|next week))$",
+    re.IGNORECASE,
+)
+
+
+def confirmation(said: str, today: date) -> str:
+    """ "<commitment>, <due date in words>" for what the user committed to, resolved against
+    their date: "call my sister, by Friday, the 4th"."""
+    sentence = said.strip().rstrip(".!")
+    promise = _PROMISE.search(sentence)
+    commitment = sentence[promise.end() :] if promise else sentence
+    commitment = _TRAILING_WHEN.sub("", commitment).strip(" ,") or sentence
+    due_iso, _time, recurrence = resolve(sentence, today, today + timedelta(days=1))
+    return f"{commitment}, {due_in_words(date.fromisoformat(due_iso), today, recurrence)}"
+
+
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def due_in_words(due: date, today: date, recurrence: str | None = None) -> str:
+    """ "starting today", "tomorrow, Wednesday the 2nd", "by Friday, the 4th", or with the month
+    when it is not this month's or a week or more away: "by Monday, the 14th of December"."""
+    lead = "starting " if recurrence else ""
+    days = (due - today).days
+    weekday = _WEEKDAY_NAMES[due.weekday()]
+    if days <= 0:
+        return f"{lead}today"
+    if days == 1:
+        return f"{lead}tomorrow, {weekday} the {ordinal(due.day)}"
+    month = f" of {_MONTH_NAMES[due.month - 1]}" if due.month != today.month or days >= 7 else ""
+    return f"{lead or 'by '}{weekday}, the {ordinal(due.day)}{month}"
 
 
 def _battery_phrase(output: str) -> str:

@@ -10,8 +10,15 @@ import pytest
 from agent.errors import JobMetadataInvalid
 from agent.instructions import build_instructions
 from agent.metadata import parse_call_context
-from callflow.models import Commitment, MemoryItem, User
-from workflows.agent_job import AgentJob, JobCommitment, JobUser, agent_job_for
+from callflow.models import CheckIn, Commitment, MemoryItem, User
+from workflows.agent_job import (
+    MAX_HISTORY,
+    AgentJob,
+    JobCheckIn,
+    JobCommitment,
+    JobUser,
+    agent_job_for,
+)
 from workflows.messages import DEFAULT_CALLER_NAME, CallInput, CallTimings
 
 
@@ -80,6 +87,75 @@ def test_a_job_written_before_caller_name_and_timings_gets_the_call_defaults() -
     assert job.user.display_name == "Ada" and job.due_commitments[0].due_date == "2026-11-27"
 
 
+def test_the_job_carries_history_local_date_and_the_last_call() -> None:
+    meditate = Commitment("k-1", "u-9", "meditate every morning", "2026-12-01", recurrence="daily")
+    history = {
+        "k-1": [
+            CheckIn("ci-1", "k-1", "call-1", "broken", "I overslept", "2026-11-29"),
+            CheckIn("ci-2", "k-1", "call-2", "kept", None, "2026-11-30"),
+        ],
+        "k-other": [CheckIn("ci-3", "k-other", "call-2", "kept", None, "2026-11-30")],
+    }
+    job = agent_job_for(
+        call_id="c-9",
+        workflow_id="call-c-9",
+        user=User("u-9", "Ada", voip_token=None),
+        due_commitments=[meditate, Commitment("k-2", "u-9", "stretch", "2026-12-01")],
+        memory=[],
+        memory_degraded=False,
+        timings=CallTimings(),
+        caller_name="Coach Bea",
+        script=None,
+        history=history,
+        local_date="2026-12-01",
+        last_call_summary="Ada kept her run and felt good.",
+        topics=["her knee"],
+    )
+
+    parsed = parse_call_context(job.to_json())
+
+    assert parsed == job
+    assert parsed.due_commitments == [
+        JobCommitment(
+            "k-1",
+            "meditate every morning",
+            "2026-12-01",
+            "daily",
+            [JobCheckIn("kept", "2026-11-30"), JobCheckIn("broken", "2026-11-29", "I overslept")],
+        ),
+        JobCommitment("k-2", "stretch", "2026-12-01"),
+    ]
+    assert parsed.local_date == "2026-12-01"
+    assert parsed.last_call_summary == "Ada kept her run and felt good."
+    assert parsed.topics == ["her knee"]
+
+
+def test_history_keeps_the_newest_check_ins() -> None:
+    days = [f"2026-11-{d:02d}" for d in range(1, 21)]
+    check_ins = [CheckIn(f"ci-{d}", "k-1", f"call-{d}", "kept", None, d) for d in days]
+    job = agent_job_for(
+        call_id="c-9",
+        workflow_id="call-c-9",
+        user=User("u-9", "Ada", voip_token=None),
+        due_commitments=[Commitment("k-1", "u-9", "stretch", "2026-12-01")],
+        memory=[],
+        memory_degraded=False,
+        timings=CallTimings(),
+        caller_name="Coach Bea",
+        script=None,
+        history={"k-1": check_ins},
+    )
+    kept = [c.asked_on for c in job.due_commitments[0].history]
+    assert kept == sorted(days, reverse=True)[:MAX_HISTORY]
+
+
+def test_a_job_written_before_history_and_the_last_call_gets_empty_defaults() -> None:
+    job = parse_call_context(json.dumps(job_doc()))
+    assert job.local_date == "" and job.last_call_summary is None and job.topics == []
+    assert job.due_commitments == [JobCommitment("k-1", "Run three times", "2026-11-27")]
+    assert job.due_commitments[0].recurrence is None and job.due_commitments[0].history == []
+
+
 def test_unknown_fields_from_a_newer_workflow_are_ignored() -> None:
     job = parse_call_context(json.dumps(job_doc(locale="de-DE")))
     assert job.call_id == "c-1" and job.caller_name == "Coach Bea"
@@ -101,6 +177,16 @@ def test_unknown_fields_from_a_newer_workflow_are_ignored() -> None:
         (job_doc(join_timeout_s="45"), "join_timeout_s"),  # strict: a string is not a number
         (job_doc(memory_degraded="yes"), "memory_degraded"),
         (job_doc(caller_name=7), "caller_name"),
+        (job_doc(topics="knee"), "topics"),
+        (job_doc(last_call_summary=3), "last_call_summary"),
+        (
+            job_doc(
+                due_commitments=[
+                    {"commitment_id": "k", "text": "a", "history": [{"asked_on": "2026-11-30"}]}
+                ]
+            ),
+            "due_commitments[0].history[0].verdict",
+        ),
     ],
 )
 def test_a_bad_field_is_named(doc: dict[str, Any], field: str) -> None:
@@ -138,7 +224,7 @@ def test_the_agent_introduces_itself_with_the_job_s_caller_name() -> None:
     instructions = build_instructions(parse_call_context(json.dumps(job_doc())))
     assert instructions.splitlines()[0].startswith("You are Coach Bea, ")
     assert "You are calling Ada (time zone Europe/London)." in instructions
-    assert "- Run three times (due 2026-11-27)" in instructions
+    assert "- Run three times (due 2026-11-27; not asked about before)" in instructions
     assert DEFAULT_CALLER_NAME not in instructions
 
 
