@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from temporalio import activity
 
@@ -12,6 +11,7 @@ from callflow.commitments import apply_call_outcome, has_user_speech
 from callflow.models import CallRecord, CheckIn, Commitment, Outcome, User
 from callflow.ports import CallAnalysis, RecordsStore
 from callflow.records.errors import UserNotFound
+from callflow.zones import local_date_at
 
 
 @dataclass
@@ -57,16 +57,6 @@ HISTORY_PER_COMMITMENT = 5
 RECENT_CALLS = 10  # looked through for the last one with a conversation
 
 
-def local_date_at(at: str, timezone: str) -> str:
-    """The date in `timezone` at the instant `at`; an unknown zone falls back to UTC."""
-    instant = datetime.fromisoformat(at)
-    try:
-        zone: tzinfo = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return instant.astimezone(zone).date().isoformat()
-
-
 class RecordsActivities:
     def __init__(self, records: RecordsStore) -> None:
         self._records = records
@@ -76,7 +66,11 @@ class RecordsActivities:
         user = await self._records.get_user(input.user_id)
         if user is None:
             raise UserNotFound(f"no user with user_id={input.user_id!r} in the records store")
-        local_date = local_date_at(input.at, user.timezone) if input.at else input.today
+        local_date = (
+            local_date_at(datetime.fromisoformat(input.at), user.timezone)
+            if input.at
+            else input.today
+        )
         due = await self._records.due_commitments(input.user_id, local_date)
         history = {
             c.commitment_id: await self._records.commitment_history(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callflow.analysis.dates import month_name, month_number, weekday_name
+from callflow.zones import zone_or_utc
 from workflows.agent_job import AgentJob, JobCheckIn, JobCommitment
 
 DUE_HEADING = "Commitments that fall due now:"
@@ -37,21 +38,6 @@ _TODAY_LINE = re.compile(
     rf"^{TODAY_PREFIX}[A-Za-z]+ (?P<d>\d{{1,2}}) (?P<m>[A-Za-z]+) (?P<y>\d{{4}})"
     rf"{re.escape(TODAY_SUFFIX)}$"
 )
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DETAIL_STARTS = ("due ", "no due date")
 
 
@@ -63,17 +49,13 @@ def call_date(job: AgentJob, now: datetime | None = None) -> date:
             return date.fromisoformat(job.local_date)
         except ValueError:
             pass
-    try:
-        tz = ZoneInfo(job.user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return (now or datetime.now(UTC)).astimezone(tz).date()
+    return (now or datetime.now(UTC)).astimezone(zone_or_utc(job.user.timezone)).date()
 
 
 def today_line(day: date) -> str:
     """ "Today is Tuesday 1 December 2026 for them." """
     return (
-        f"{TODAY_PREFIX}{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+        f"{TODAY_PREFIX}{weekday_name(day)} {day.day} {month_name(day.month)} {day.year}"
         f"{TODAY_SUFFIX}"
     )
 
@@ -199,9 +181,10 @@ def parse_local_date(instructions: str) -> date | None:
     """The user's date at the call, from "Today is Tuesday 1 December 2026 for them."."""
     for line in instructions.splitlines():
         match = _TODAY_LINE.match(line.strip())
-        if match and match.group("m") in _MONTHS:
+        month = month_number(match.group("m")) if match else None
+        if match and month is not None:
             try:
-                return date(int(match["y"]), _MONTHS.index(match["m"]) + 1, int(match["d"]))
+                return date(int(match["y"]), month, int(match["d"]))
             except ValueError:
                 return None
     return None

@@ -116,7 +116,7 @@ def _day(value: str, what: str) -> date:
         raise ValueError(f"{what} must be an ISO date like 2026-11-27, got {value!r}") from None
 
 
-def _optional_day(value: object) -> date | None:
+def stated_day(value: object) -> date | None:
     """A date the analysis may have given: None when absent or not an ISO date."""
     if not isinstance(value, str) or not value:
         return None
@@ -310,14 +310,15 @@ def has_user_speech(transcript: Iterable[TranscriptTurn | Mapping[str, str]]) ->
     return False
 
 
-def _stated_time(value: object) -> str | None:
+def stated_time(value: object) -> str | None:
+    """A stated clock time as stored: "HH:MM" (or "HH:MM:SS" with seconds), else None."""
     if not isinstance(value, str) or not value:
         return None
     try:
         t = time.fromisoformat(value)
     except ValueError:
         return None
-    return t.isoformat(timespec="minutes" if t.second == 0 else "seconds")
+    return t.replace(tzinfo=None).isoformat(timespec="minutes" if t.second == 0 else "seconds")
 
 
 def _stated_recurrence(value: object) -> str | None:
@@ -346,7 +347,7 @@ def _restate(
     if due_time is not None:
         updated = replace(updated, due_time=due_time)
     if recurrence is not None and recurrence != existing.recurrence:
-        end = until or _optional_day(existing.until) or today + timedelta(days=DEFAULT_HORIZON_DAYS)
+        end = until or stated_day(existing.until) or today + timedelta(days=DEFAULT_HORIZON_DAYS)
         updated = replace(updated, recurrence=recurrence, until=end.isoformat())
     elif until is not None and updated.recurrence is not None:
         updated = replace(updated, until=until.isoformat())
@@ -401,9 +402,9 @@ def apply_call_outcome(
         if status == "cancelled" or c.recurrence not in RECURRENCES:
             rows[cid] = replace(c, status=status)
             continue
-        current = _optional_day(c.due_date) or today
+        current = stated_day(c.due_date) or today
         upcoming = next_occurrence(str(c.recurrence), current, today)
-        end = _optional_day(c.until)
+        end = stated_day(c.until)
         if end is None or upcoming <= end:
             rows[cid] = replace(c, status="open", due_date=upcoming.isoformat())
         else:
@@ -420,12 +421,12 @@ def apply_call_outcome(
         text = (stated.text or "").strip()
         if not text:
             continue
-        due_day = _optional_day(stated.due_date)
+        due_day = stated_day(stated.due_date)
         if due_day is not None and due_day < today:
             due_day = None  # a date already past is no due date
-        due_time = _stated_time(getattr(stated, "due_time", None))
+        due_time = stated_time(getattr(stated, "due_time", None))
         recurrence = _stated_recurrence(getattr(stated, "recurrence", None))
-        until = _optional_day(getattr(stated, "until", None))
+        until = stated_day(getattr(stated, "until", None))
         match = find_restated(text, still_open.values())
         if match is not None:
             updated = _restate(match, due_day, due_time, recurrence, until, today)

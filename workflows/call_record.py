@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime, time
+from datetime import datetime
 
-from callflow.commitments import RECURRENCES, VERDICTS, has_user_speech, new_commitment_id
+from callflow.commitments import (
+    RECURRENCES,
+    VERDICTS,
+    has_user_speech,
+    new_commitment_id,
+    stated_day,
+    stated_time,
+)
 from callflow.models import CallRecord, Commitment, Outcome, TranscriptTurn, Usage
 from callflow.ports import CallAnalysis, PostCallCommitment, PostCallEvent, PostCallVerdict
 from workflows.messages import (
@@ -220,30 +227,10 @@ def _stated_commitments(
         stated.append(
             PostCallCommitment(
                 text=text,
-                due_date=_iso_date(new.due_date),
-                due_time=_clock_time(getattr(new, "due_time", None)),
+                due_date=day.isoformat() if (day := stated_day(new.due_date)) else None,
+                due_time=stated_time(getattr(new, "due_time", None)),
                 recurrence=recurrence if recurrence in RECURRENCES else None,
                 commitment_id=cid if cid in created_ids else None,
             )
         )
     return stated
-
-
-def _iso_date(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        return None
-
-
-def _clock_time(value: object) -> str | None:
-    """ "HH:MM" (or "HH:MM:SS" with seconds), as the save stores a stated time."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = time.fromisoformat(value)
-    except ValueError:
-        return None
-    return t.replace(tzinfo=None).isoformat(timespec="minutes" if t.second == 0 else "seconds")

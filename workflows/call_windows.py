@@ -5,18 +5,11 @@ Pure and deterministic (time-zone rules only), so the workflow can ask at every 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+
+from callflow.zones import zone_or_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def user_zone(name: str) -> tzinfo:
-    """The user's zone; an unknown name counts as UTC (the records store validates zones)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _minutes(hhmm: str) -> int:
@@ -34,7 +27,7 @@ def quiet_hours_end(at: datetime, timezone: str, quiet_hours: str | None) -> dat
     start, end = _minutes(start_s), _minutes(end_s)
     if start == end:
         return None
-    zone = user_zone(timezone)
+    zone = zone_or_utc(timezone)
     local = at.astimezone(zone)
     now = local.hour * 60 + local.minute
     inside = start <= now < end if start < end else now >= start or now < end

@@ -29,7 +29,7 @@ from agent.instructions import (
     parse_due_commitments,
     parse_local_date,
 )
-from callflow.analysis.dates import resolve
+from callflow.analysis.dates import month_name, resolve, weekday_name
 
 PROVIDER_NAME = "offline scripted LLM"
 BATTERY_TOOL = "get_battery_level"
@@ -152,23 +152,6 @@ def confirmation(said: str, today: date) -> str:
     return f"{commitment}, {due_in_words(date.fromisoformat(due_iso), today, recurrence)}"
 
 
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
 def ordinal(day: int) -> str:
     suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{suffix}"
@@ -179,12 +162,12 @@ def due_in_words(due: date, today: date, recurrence: str | None = None) -> str:
     when it is not this month's or a week or more away: "by Monday, the 14th of December"."""
     lead = "starting " if recurrence else ""
     days = (due - today).days
-    weekday = _WEEKDAY_NAMES[due.weekday()]
+    weekday = weekday_name(due)
     if days <= 0:
         return f"{lead}today"
     if days == 1:
         return f"{lead}tomorrow, {weekday} the {ordinal(due.day)}"
-    month = f" of {_MONTH_NAMES[due.month - 1]}" if due.month != today.month or days >= 7 else ""
+    month = f" of {month_name(due.month)}" if due.month != today.month or days >= 7 else ""
     return f"{lead or 'by '}{weekday}, the {ordinal(due.day)}{month}"
 
 

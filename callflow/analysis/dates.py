@@ -9,7 +9,8 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callflow.zones import zone_or_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -27,6 +28,22 @@ MONTHS = (
     "december",
 )
 RECURRENCES = ("daily", "weekdays", "weekly")
+
+
+def weekday_name(day: date) -> str:
+    """ "Tuesday": English, whatever the machine's locale (the agent speaks English)."""
+    return WEEKDAYS[day.weekday()].capitalize()
+
+
+def month_name(month: int) -> str:
+    return MONTHS[month - 1].capitalize()
+
+
+def month_number(name: str) -> int | None:
+    """1-12 for an English month name in any case, None for anything else."""
+    lowered = name.lower()
+    return MONTHS.index(lowered) + 1 if lowered in MONTHS else None
+
 
 DATE_RULES = """\
 All dates are relative to the user's local date D at the time of the call (in their time zone).
@@ -233,10 +250,7 @@ def call_local_date(local_date: str | None, timezone: str, now: datetime | None 
     """The call's local date: `local_date` when given, else today's date in `timezone`."""
     if local_date:
         return date.fromisoformat(local_date)
-    try:
-        tz = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
+    tz = zone_or_utc(timezone)
     return (now or datetime.now(tz)).astimezone(tz).date()
 
 

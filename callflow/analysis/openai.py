@@ -8,7 +8,13 @@ from datetime import date, timedelta
 import openai
 
 from callflow.analysis import schema
-from callflow.analysis.dates import DATE_RULES, call_local_date, default_due, next_monday
+from callflow.analysis.dates import (
+    DATE_RULES,
+    call_local_date,
+    default_due,
+    next_monday,
+    weekday_name,
+)
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis
@@ -36,7 +42,6 @@ SYSTEM_PROMPT = (
     "Resolve dates with these rules, against the local date, weekday and time zone given "
     "with the call (never UTC); `calendar` lists the coming days:\n" + DATE_RULES
 )
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def call_context(
@@ -47,7 +52,7 @@ def call_context(
     today = call_local_date(local_date, timezone)
     return {
         "local_date": today.isoformat(),
-        "weekday": _WEEKDAYS[today.weekday()],
+        "weekday": weekday_name(today),
         "timezone": timezone,
         "default_due_date": default_due(today, default_due_date).isoformat(),
         "next_week_starts": next_monday(today).isoformat(),
@@ -56,7 +61,7 @@ def call_context(
 
 
 def _day(d: date) -> str:
-    return f"{_WEEKDAYS[d.weekday()]} {d.isoformat()}"
+    return f"{weekday_name(d)} {d.isoformat()}"
 
 
 class OpenAIAnalyzer:
