@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from callflow.analysis.text import NUMBER_WORDS
 from callflow.zones import zone_or_utc
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -117,37 +118,16 @@ _ORDINALS = {
 }
 _ORD_ALT = "|".join(sorted(_ORDINALS, key=len, reverse=True))
 _DAY_NUM = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORD_ALT})"
-_COUNTS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
+# "twice" and the like are frequencies, not counts of days or hours.
+_PLAIN_NUMBERS = {
+    w: n for w, n in NUMBER_WORDS.items() if w not in ("once", "twice", "thrice", "none")
+}
+_COUNTS = {w: n for w, n in _PLAIN_NUMBERS.items() if 1 <= n <= 10} | {
     "a couple of": 2,
     "a few": 3,
 }
 _COUNT_ALT = r"a couple of|a few|an|a|one|two|three|four|five|six|seven|eight|nine|ten|\d+"
-_HOURS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
+_HOURS = {w: n for w, n in _PLAIN_NUMBERS.items() if 1 <= n <= 12 and w not in ("a", "an")}
 _MINUTES = {"fifteen": 15, "thirty": 30, "forty-five": 45, "half": 30}
 
 _DAY_AFTER_TOMORROW = re.compile(r"\b(?:the )?day after tomorrow\b")
