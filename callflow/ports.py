@@ -214,3 +214,55 @@ class AppBackendNotifier(Protocol):
     async def post_call(self, event: PostCallEvent) -> bool:
         """Deliver the signed post-call webhook; True when the backend answered 2xx."""
         ...
+
+
+@dataclass
+class SlotRequest:
+    """One call asking for an agent slot. Waiting calls are granted in `due_at` order; between
+    calls due at the same second, the user holding fewer slots goes first."""
+
+    call_id: str
+    user_id: str
+    due_at: str  # ISO-8601 UTC: when the call is due to ring
+    hold_s: float  # the grant lapses this long after it was made (or last renewed)
+
+
+@dataclass
+class SlotGrant:
+    granted: bool
+    capacity: int  # live agent slots in all (0: no agent worker has reported lately)
+    held: int  # slots held now, this call's included when granted
+    waiting_ahead: int = 0  # calls waiting that come before this one
+    expires_at: str | None = None  # ISO-8601 UTC, when granted
+
+
+@dataclass
+class AgentWorkerReport:
+    """What an agent worker says about itself, every few seconds."""
+
+    worker_id: str
+    capacity: int  # calls it can take at once (its warm job processes)
+    active: int = 0  # calls it is in now
+
+
+class AgentSlots(Protocol):
+    """Agent capacity as a resource the ring path holds: a phone is rung only once a slot is
+    held for its call. Capacity is what the live agent workers report; a slot whose holder
+    died lapses at its expiry, so no crash keeps one."""
+
+    async def report_worker(self, report: AgentWorkerReport, ttl_s: float) -> None:
+        """Record a worker's capacity; it counts for `ttl_s` unless reported again."""
+        ...
+
+    async def acquire(self, request: SlotRequest) -> SlotGrant:
+        """Take a slot for the call if one is free and no call ahead of it waits; otherwise
+        register it as waiting (idempotent: asking again keeps its place) and say so."""
+        ...
+
+    async def renew(self, call_id: str, hold_s: float) -> bool:
+        """Extend a held slot; False when the call holds none (it lapsed or was released)."""
+        ...
+
+    async def release(self, call_id: str) -> None:
+        """Free the call's slot, or its place in the queue. Idempotent."""
+        ...
