@@ -15,6 +15,13 @@ class RoomRef:
 
 
 @dataclass
+class DispatchInput:
+    room: str
+    agent_name: str
+    metadata: str  # the AgentJob JSON
+
+
+@dataclass
 class RoomProbe:
     exists: bool
     participant_identities: list[str] = field(default_factory=list)
@@ -27,6 +34,11 @@ class RoomActivities:
     @activity.defn
     async def close_room(self, input: RoomRef) -> None:
         await self._rooms.delete_room(input.room)  # not-found is success: already closed
+
+    @activity.defn
+    async def dispatch_agent(self, input: DispatchInput) -> None:
+        """Ask LiveKit for an agent in the room again (it picks a worker with room)."""
+        await self._rooms.dispatch_agent(input.room, input.agent_name, input.metadata)
 
     @activity.defn
     async def probe_room(self, input: RoomRef) -> RoomProbe:

@@ -15,6 +15,7 @@ def timings_from(settings: Settings) -> CallTimings:
         room_probe_interval_s=settings.room_probe_interval_s,
         memory_budget_ms=settings.memory_budget_ms,
         ring_arm_s=settings.ring_arm_s,
+        agent_join_timeout_s=settings.agent_join_timeout_s,
     )
 
 

@@ -148,3 +148,4 @@ class CallRecord:
     analysis_provider: str | None = None
     stages: list[dict[str, str]] = field(default_factory=list)
     topics_next_time: list[str] = field(default_factory=list)  # from the analysis
+    agent_redispatches: int = 0  # agent dispatches beyond each attempt's first

@@ -208,6 +208,7 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
         ring.ring,
         ring.withhold_push,
         rooms.close_room,
+        rooms.dispatch_agent,
         rooms.probe_room,
         analysis.analyze_call,
         notify.notify_app_backend,

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # A scheduled call's ring activity starts this long before the due time and waits in the
     # worker, so the due second costs the Temporal server nothing (0 turns arming off).
     ring_arm_s: float = 60.0
+    # The agent must join a call's room this long after its dispatch, else it is dispatched once
+    # more; after as long again the attempt ends `no_agent` (the room is closed).
+    agent_join_timeout_s: float = Field(default=10.0, gt=0)
     # A ring that falls in the user's quiet hours waits for their end, or is skipped.
     quiet_hours_policy: Literal["wait", "skip"] = "wait"
     # `POST /calls` with `scheduled_for` books a call at most this many days ahead.

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SaveRecordInput,
     )
     from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
-    from activities.rooms import RoomActivities, RoomRef
+    from activities.rooms import DispatchInput, RoomActivities, RoomRef
     from callflow.models import CallRecord, MemoryItem, Outcome, User
     from callflow.ports import CallAnalysis
     from workflows.agent_job import AgentJob, agent_job_for
@@ -142,6 +142,8 @@ class CallWorkflow:
         self._room: str | None = None
         self._seen: set[str] = set()
         self._joined_rooms: set[str] = set()
+        self._agent_rooms: set[str] = set()  # rooms an agent joined (or greeted in)
+        self._redispatches = 0
         self._left_rooms: set[str] = set()
         self._finished_rooms: set[str] = set()
         self._declined: Declined | None = None
@@ -165,8 +167,12 @@ class CallWorkflow:
 
     @workflow.signal(name=SignalName.PARTICIPANT_JOINED)
     def participant_joined(self, event: ParticipantEvent) -> None:
-        if self._first_time(event.event_id) and self._is_phone(event):
+        if not self._first_time(event.event_id):
+            return
+        if self._is_phone(event):
             self._joined_rooms.add(event.room)
+        elif event.kind == "agent":
+            self._agent_rooms.add(event.room)
 
     @workflow.signal(name=SignalName.PARTICIPANT_LEFT)
     def participant_left(self, event: ParticipantEvent) -> None:
@@ -180,8 +186,10 @@ class CallWorkflow:
 
     @workflow.signal(name=SignalName.AGENT_READY)
     def agent_ready(self, event: AgentReady) -> None:
-        if self._first_time(event.event_id) and self._agent_ready is None:
-            self._agent_ready = event
+        if self._first_time(event.event_id):
+            self._agent_rooms.add(event.room)
+            if self._agent_ready is None:
+                self._agent_ready = event
 
     @workflow.signal(name=SignalName.TRANSCRIPT_TURN)
     def transcript_turn(self, event: TranscriptTurnSignal) -> None:
@@ -384,7 +392,10 @@ class CallWorkflow:
                 # The armed ring began in the worker at the due time: mark it when it happened.
                 self._stages.append(StageMark(Stage.RINGING, ring.rang_at))
             self._enter(Stage.AWAITING_JOIN)
-            await self._wait(timings.join_timeout_s, partial(self._answered_or_over, room))
+            rang = workflow.now()
+            await self._ensure_agent(room, metadata)
+            left = timings.join_timeout_s - (workflow.now() - rang).total_seconds()
+            await self._wait(max(0.0, left), partial(self._answered_or_over, room))
             if room in self._joined_rooms:
                 return  # answered: a late decline from this push changes nothing
             self._check_interrupts()
@@ -395,6 +406,35 @@ class CallWorkflow:
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
         raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
+
+    async def _ensure_agent(self, room: str, metadata: str) -> None:
+        """The agent must be in the room soon after its dispatch: if it is not, dispatch once
+        more; if still none, close the room and end the attempt `no_agent` rather than leave
+        the user in silence. A room that closed meanwhile needs no agent (the phone hung up)."""
+        wait_s = self._input.timings.agent_join_timeout_s
+        if wait_s is None:
+            return
+
+        def settled() -> bool:
+            return room in self._agent_rooms or room in self._finished_rooms or self._interrupted()
+
+        if await self._wait(wait_s, settled) or self._interrupted():
+            return
+        self._redispatches += 1
+        await workflow.execute_activity_method(
+            RoomActivities.dispatch_agent,
+            DispatchInput(room, self._input.agent_name, metadata),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=QUICK_RETRY,
+        )
+        if await self._wait(wait_s, settled) or self._interrupted():
+            return
+        await self._close_room(room)
+        raise _CallEnded(
+            Outcome.NO_AGENT,
+            f"no agent joined room {room} within {wait_s:.0f} s of its dispatch, nor of a "
+            "second dispatch",
+        )
 
     async def _waited_out_quiet_hours(self, user: User, ring_at: datetime | None) -> bool:
         """Every ring (scheduled, on demand, each redial) first checks the user's quiet hours
@@ -591,6 +631,7 @@ class CallWorkflow:
             tools_called=record.tools_called,
             agent_first_audio_ms=self._agent_ready.first_audio_ms if self._agent_ready else None,
             cost_usd=record.cost_usd,
+            agent_redispatches=self._redispatches,
         )
 
     async def _post_call_step(
@@ -651,6 +692,7 @@ class CallWorkflow:
             agent_ready=self._agent_ready,
             agent_report=self._agent_report,
             prices=self._input.prices,
+            agent_redispatches=self._redispatches,
         )
 
     def _agent_job(self, context: CallContext, memory: list[MemoryItem]) -> AgentJob:

@@ -109,6 +109,7 @@ def build_call_record(
     agent_ready: AgentReady | None,
     agent_report: AgentReport | None,
     prices: PriceTable,
+    agent_redispatches: int = 0,
 ) -> CallRecord:
     """The record of a call that ends `now` (its stages are added with `with_stages`)."""
     usage = usage_of(agent_report)
@@ -132,6 +133,7 @@ def build_call_record(
         latency=latency_summary(agent_ready, agent_report),
         tools_called=list(agent_report.tools_called) if agent_report else [],
         analysis_provider=analysis.provider if analysis else None,
+        agent_redispatches=agent_redispatches,
     )
 
 

@@ -113,6 +113,10 @@ class CallTimings:
     # An armed ring heartbeats every few seconds; a worker that dies holding it is noticed after
     # this long and the ring is retried on another worker.
     ring_heartbeat_timeout_s: float = 30.0
+    # The agent must be in the room this long after its dispatch, else it is dispatched once
+    # more, and after as long again the attempt ends `no_agent`. None: not watched (inputs
+    # from before agent presence existed replay as they ran).
+    agent_join_timeout_s: float | None = None
 
 
 @dataclass
@@ -170,6 +174,7 @@ class CallResult:
     tools_called: list[str] = field(default_factory=list)
     agent_first_audio_ms: float | None = None
     cost_usd: float | None = None
+    agent_redispatches: int = 0
 
 
 # --- messages in -------------------------------------------------------------------------

@@ -269,6 +269,7 @@ def call_row(record: CallRecord) -> dict[str, Any]:
         "analysis_provider": record.analysis_provider,
         "stages": list(record.stages),
         "topics_next_time": list(record.topics_next_time),
+        "agent_redispatches": record.agent_redispatches,
     }
 
 
@@ -294,4 +295,5 @@ def call_from_row(row: Mapping[str, Any]) -> CallRecord:
         analysis_provider=row["analysis_provider"],
         stages=list(row["stages"] or []),
         topics_next_time=list(row.get("topics_next_time") or []),
+        agent_redispatches=int(row.get("agent_redispatches") or 0),
     )

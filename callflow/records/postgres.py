@@ -36,7 +36,7 @@ _CALL_COLUMNS = (
     "call_id, user_id, outcome, attempts, started_at, ended_at, failure_reason, memory_degraded, "
     "summary, mood, transcript::text as transcript, usage::text as usage, cost_usd, "
     "latency::text as latency, tools_called::text as tools_called, analysis_provider, "
-    "stages::text as stages, topics_next_time::text as topics_next_time"
+    "stages::text as stages, topics_next_time::text as topics_next_time, agent_redispatches"
 )
 _USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale, quiet_hours"
 _COMMITMENT_COLUMNS = (
@@ -192,10 +192,11 @@ class PostgresRecords(PgStore):
             await self._pool.execute(
                 "insert into calls (call_id, user_id, outcome, attempts, started_at, ended_at,"
                 " failure_reason, memory_degraded, summary, mood, transcript, usage, cost_usd,"
-                " latency, tools_called, analysis_provider, stages, topics_next_time)"
+                " latency, tools_called, analysis_provider, stages, topics_next_time,"
+                " agent_redispatches)"
                 " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb,"
                 " $12::text::jsonb, $13, $14::text::jsonb, $15::text::jsonb, $16,"
-                " $17::text::jsonb, $18::text::jsonb)"
+                " $17::text::jsonb, $18::text::jsonb, $19)"
                 " on conflict (call_id) do update set user_id = excluded.user_id,"
                 " outcome = excluded.outcome, attempts = excluded.attempts,"
                 " started_at = excluded.started_at, ended_at = excluded.ended_at,"
@@ -206,6 +207,7 @@ class PostgresRecords(PgStore):
                 " latency = excluded.latency, tools_called = excluded.tools_called,"
                 " analysis_provider = excluded.analysis_provider, stages = excluded.stages,"
                 " topics_next_time = excluded.topics_next_time,"
+                " agent_redispatches = excluded.agent_redispatches,"
                 " updated_at = now()",
                 r["call_id"],
                 r["user_id"],
@@ -225,6 +227,7 @@ class PostgresRecords(PgStore):
                 r["analysis_provider"],
                 json.dumps(r["stages"]),
                 json.dumps(r["topics_next_time"]),
+                r["agent_redispatches"],
             )
 
     async def get_call(self, call_id: str) -> CallRecord | None:

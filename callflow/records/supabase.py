@@ -51,7 +51,7 @@ _CHECK_IN_COLUMNS = "check_in_id,commitment_id,call_id,verdict,evidence,asked_on
 _CALL_COLUMNS = (
     "call_id,user_id,outcome,attempts,started_at,ended_at,failure_reason,memory_degraded,"
     "summary,mood,transcript,usage,cost_usd,latency,tools_called,analysis_provider,stages,"
-    "topics_next_time"
+    "topics_next_time,agent_redispatches"
 )
 _MISSING_SCHEMA = {"42P01", "42883", "PGRST202", "PGRST205"}
 

@@ -46,3 +46,23 @@ async def test_a_declined_call_goes_through_the_call_api(stack: LocalStack) -> N
     record = await stack.records.get_call(started["call_id"])
     assert record is not None and record.outcome == "declined"
     assert any(e.event["call_id"] == started["call_id"] for e in stack.receiver.events)
+
+
+async def test_with_no_agent_worker_the_call_is_dispatched_again_then_ends_no_agent(
+    stack: LocalStack,
+) -> None:
+    # This stack runs no agent worker, and the phone stays on the line (as a person would,
+    # for a while): the workflow dispatches once more, then closes the room.
+    user = await seed_user(stack, f"e2e-{uuid.uuid4().hex[:6]}")
+    stack.phone.stay_s = 120.0
+    try:
+        summary = await run_call(stack, user.user_id)
+    finally:
+        stack.phone.stay_s = 1.0
+
+    assert summary["outcome"] == "no_agent"
+    record = await stack.records.get_call(summary["call_id"])
+    assert record is not None and record.outcome == "no_agent"
+    assert record.agent_redispatches == 1
+    assert "nor of a second dispatch" in (record.failure_reason or "")
+    assert summary["phone"]["left_because"] != "stay_elapsed"  # the room was closed on it

@@ -178,6 +178,9 @@ class FakeRooms:
     created: list[str] = field(default_factory=list)
     dispatched: list[str] = field(default_factory=list)
     job_metadata: dict[str, str] = field(default_factory=dict)  # room -> the agent's job JSON
+    dispatches: list[str] = field(default_factory=list)  # every dispatch, re-dispatches too
+    # Called inside the dispatch (the activity is running, so test time does not skip).
+    on_dispatch: Callable[[str, int], Awaitable[None]] | None = None
     deleted: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
     # room -> whether a probe still finds it (default: exists until deleted)
@@ -188,6 +191,9 @@ class FakeRooms:
             self.created.append(room)
 
     async def dispatch_agent(self, room: str, agent_name: str, metadata: str) -> None:
+        self.dispatches.append(room)
+        if self.on_dispatch is not None:
+            await self.on_dispatch(room, self.dispatches.count(room))
         if room not in self.dispatched:
             self.dispatched.append(room)
         self.job_metadata[room] = metadata

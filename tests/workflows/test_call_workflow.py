@@ -39,6 +39,7 @@ from workflows.messages import (
     ParticipantEvent,
     PriceTable,
     RoomFinished,
+    call_id_from_room,
     workflow_id_for,
 )
 
@@ -520,3 +521,52 @@ async def test_a_redial_that_would_fall_in_quiet_hours_waits_for_their_end(h: Ha
     assert names.index("backing_off") < names.index("waiting_quiet_hours")
     second_ring = [m for m in result.stages if m.stage == "ringing"][1]
     assert datetime.fromisoformat(second_ring.at) >= end.replace(second=0, microsecond=0)
+
+
+PRESENCE = replace(TIMINGS, agent_join_timeout_s=5.0)
+
+
+async def test_an_agent_that_never_joins_is_dispatched_again_then_the_attempt_ends(
+    h: Harness,
+) -> None:
+    async def no_agent_comes(call_id: str, room: str) -> None:
+        pass  # the phone is in the room; nobody else ever joins
+
+    result, _ = await h.run(["answer_no_finish"], timings=PRESENCE, on_answer=no_agent_comes)
+
+    room = f"callflow-{result.call_id}-a1"
+    assert result.outcome == "no_agent" and result.agent_redispatches == 1
+    assert "no agent joined" in (result.failure_reason or "")
+    assert h.rooms.dispatches == [room, room]  # the ring's dispatch and one more
+    assert room in h.rooms.deleted  # the user is not left in a silent room
+    record = h.records.calls[result.call_id]
+    assert record.outcome == "no_agent" and record.agent_redispatches == 1
+
+
+async def test_an_agent_that_joins_on_the_second_dispatch_takes_the_call(h: Harness) -> None:
+    async def agent_on_second_dispatch(room: str, nth: int) -> None:
+        if nth < 2:
+            return  # the first dispatched agent never shows up
+        call_id = call_id_from_room(room)
+        assert call_id is not None
+        handle = h.env.client.get_workflow_handle(workflow_id_for(call_id))
+        await handle.signal("agent_ready", AgentReady("ready", room, 350.0))
+        await handle.signal("transcript_turn", turn(1, "agent", "Hi, did you run?"))
+        await handle.signal("transcript_turn", turn(2, "user", "I did."))
+        await handle.signal("room_finished", RoomFinished("fin", room))
+
+    async def phone_only(call_id: str, room: str) -> None:
+        pass
+
+    h.rooms.on_dispatch = agent_on_second_dispatch
+    result, _ = await h.run(["answer_no_finish"], timings=PRESENCE, on_answer=phone_only)
+
+    assert result.outcome == "completed" and result.agent_redispatches == 1
+    assert h.records.calls[result.call_id].agent_redispatches == 1
+
+
+async def test_an_agent_in_the_room_in_time_is_not_dispatched_again(h: Harness) -> None:
+    result, _ = await h.run(["answer"], timings=PRESENCE)
+
+    assert result.outcome == "completed" and result.agent_redispatches == 0
+    assert h.rooms.dispatches == [f"callflow-{result.call_id}-a1"]
