@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -30,9 +31,13 @@ def run_with_temporal(
 
     try:
         return asyncio.run(main())
-    except click.ClickException:
-        raise
-    except Exception as exc:
+    except BaseException as exc:
+        # The failed work's frames hold the client, and so its SDK runtime, for as long as the
+        # error lives (to the end of the process for an error that ends it): drop their locals
+        # so the runtime can still be shut down before the interpreter exits.
+        _clear_frames(exc)
+        if isinstance(exc, click.ClickException) or not isinstance(exc, Exception):
+            raise
         message = explain(exc)
         if message is not None:
             raise click.ClickException(message) from None
@@ -42,3 +47,17 @@ def run_with_temporal(
                 "(start it with `callflow dev` or set CALLFLOW_TEMPORAL_ADDRESS)"
             ) from None
         raise
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Clear the locals of every finished frame in `exc`'s tracebacks and in those of the
+    errors it was raised from (the printed traceback stays the same)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        pending += [error.__cause__, error.__context__]

@@ -4,6 +4,15 @@
   the SDK core writes to stdout by default, and a child process whose stdout is a pipe nobody
   drains blocks inside the core once the pipe is full (a whole worker stopped polling that way).
 - Temporal SDK metrics: a `Runtime` whose Prometheus endpoint listens on CALLFLOW_PROMETHEUS_BIND.
+- A process that made runtimes ends them with `shutdown_sdk_runtimes()` before the interpreter
+  exits (the `callflow` entry point does). The core's threads call into Python holding the GIL:
+  an RPC's result is handed to the event loop from a core thread, which needs the GIL again for
+  a moment after the loop already has the result, and forwarded logs run a Python callback. A
+  thread that asks for the GIL once interpreter finalisation has begun is ended by CPython in
+  the middle of that call, and unwinding it aborts the process (`Fatal Python error:
+  PyGILState_Release`, exit status -6) after the command printed its output. Dropping a
+  runtime's last reference while Python still runs stops its threads and waits for them (the
+  bridge releases the GIL while it waits), so none is left to call in during finalisation.
 - Traces: Temporal's `TracingInterceptor` on a callflow-owned `TracerProvider`, exporting to
   CALLFLOW_OTLP_ENDPOINT (OTLP/gRPC) when set, else to the console.
 - The API service: `asgi_metrics_middleware` counts and times requests and serves `/metrics`.
@@ -14,8 +23,10 @@ metrics), so callers need no branches and no port is opened.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +64,7 @@ class TelemetryError(Exception):
 _runtimes: dict[str | None, Runtime] = {}
 _providers: dict[tuple[str, str | None], TracerProvider] = {}
 SDK_CORE_LOGGER = "temporalio.core"
+_log = logging.getLogger(__name__)
 
 
 def _check_bind(bind: str) -> str:
@@ -83,6 +95,27 @@ def sdk_runtime(prometheus_bind: str | None = None) -> Runtime:
                 f" {e} (pick a free port)"
             ) from e
     return _runtimes[prometheus_bind]
+
+
+def shutdown_sdk_runtimes() -> int:
+    """Drop the runtimes `sdk_runtime` made, stopping their threads now; return how many are
+    still referenced elsewhere (by a live client or worker) and so still running.
+
+    Call it once the process is done with Temporal, with every client and worker out of reach:
+    a runtime only stops when its last reference goes, and clients sit in reference cycles,
+    hence the collection. `sdk_runtime` makes new runtimes afterwards.
+    """
+    refs = [weakref.ref(runtime) for runtime in _runtimes.values()]
+    _runtimes.clear()
+    gc.collect()
+    alive = sum(ref() is not None for ref in refs)
+    if alive:
+        _log.warning(
+            "%d Temporal SDK runtime(s) still referenced at shutdown: a client or worker outlived"
+            " its work, and its threads may abort the interpreter at exit",
+            alive,
+        )
+    return alive
 
 
 def temporal_runtime(settings: Settings) -> Runtime:
@@ -216,6 +249,7 @@ __all__: Sequence[str] = [
     "TelemetryError",
     "asgi_metrics_middleware",
     "sdk_runtime",
+    "shutdown_sdk_runtimes",
     "temporal_interceptors",
     "temporal_runtime",
     "tracer_provider",
