@@ -26,13 +26,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from callflow.local.stack.livekit import LocalLiveKit, start_livekit
 from callflow.local.stack.postgres import LocalPostgres, start_scratch_postgres
-from callflow.local.stack.temporal import DevServer, start_dev_server, start_time_skipping_server
+from callflow.local.stack.temporal import DevServer, start_dev_server
 from callflow.memory.postgres import PostgresMemory
 from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
 from callflow.settings import Settings, get_settings
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
 from tests.support.postgres import database_for
+from tests.support.temporal import start_time_skipping_server
 
 LIVEKIT_API_KEY = "tests-key"
 

@@ -16,13 +16,13 @@ from callflow.local.stack.postgres import (
     apply_migrations,
     dsn_for,
     migration_files,
-    start_postgres_blocking,
     start_scratch_postgres,
 )
 from callflow.models import CallRecord, Commitment, TranscriptTurn, Usage, User
 from callflow.records.errors import InvalidRecord, RecordsAuthError, RecordsUnavailable
 from callflow.records.postgres import PostgresRecords
 from tests.records.commitment_cases import CASES
+from tests.support.postgres import start_postgres_blocking
 
 
 def uid(prefix: str) -> str:

@@ -6,12 +6,21 @@ server itself (the slow part to start) is shared.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 import uuid
+from pathlib import Path
 
 import asyncpg
 
-from callflow.local.stack.postgres import LocalPostgres, apply_migrations, dsn_for
+from callflow.local.stack.postgres import (
+    DATABASE,
+    LocalPostgres,
+    apply_migrations,
+    dsn_for,
+    start_postgres,
+)
 
 
 async def database_for(server: LocalPostgres, area: str) -> LocalPostgres:
@@ -27,3 +36,29 @@ async def database_for(server: LocalPostgres, area: str) -> LocalPostgres:
     return dataclasses.replace(
         server, dsn=dsn, applied_migrations=applied, delete_on_stop=None, _server=None
     )
+
+
+def start_postgres_blocking(
+    data_dir: Path, *, database: str = DATABASE, migrations_dir: Path | None = None
+) -> LocalPostgres:
+    """`start_postgres` for synchronous callers, even ones inside a running event loop."""
+    result: list[LocalPostgres] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(
+                asyncio.run(
+                    start_postgres(data_dir, database=database, migrations_dir=migrations_dir)
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    # A fresh thread has no event loop, so asyncio.run works whatever the caller is running.
+    thread = threading.Thread(target=run, name="start-embedded-postgres")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]

@@ -23,10 +23,10 @@ from pathlib import Path
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from callflow.local.stack.temporal import start_time_skipping_server
 from callflow.models import Commitment, User
 from callflow.runtime import Ports, create_worker
 from callflow.settings import Settings
+from tests.support.temporal import start_time_skipping_server
 from tests.workflows.fakes import (
     FakePhone,
     FakeRooms,

