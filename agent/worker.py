@@ -8,11 +8,15 @@ v1-mini weights ship in livekit-local-inference).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
+import socket
 import sys
+import uuid
 import warnings
+from contextlib import AsyncExitStack
 
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
@@ -22,7 +26,9 @@ from agent.metadata import parse_call_context
 from agent.offline.script import get_script
 from agent.providers import build_providers, load_vad
 from agent.signals import TemporalWorkflowSignals
-from callflow.settings import Settings, get_settings
+from callflow.ports import AgentSlots, AgentWorkerReport
+from callflow.settings import ConfigurationError, Settings, get_settings
+from callflow.slots.errors import SlotsError
 
 logger = logging.getLogger("callflow.agent.worker")
 
@@ -96,7 +102,130 @@ def build_server(settings: Settings) -> AgentServer:
     # server is made from settings at run time, and the job processes need `entrypoint`
     # importable from this module.
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    CapacityReporter(server, settings).attach()
     return server
+
+
+# --- capacity reports: how many calls this worker takes, for the ring path's agent slots
+
+
+def worker_report_id() -> str:
+    """This worker process's row in the slots store (host, pid and a nonce: never reused)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def capacity_report(
+    worker_id: str, settings: Settings, *, active: int, draining: bool = False
+) -> AgentWorkerReport:
+    """What the worker says about itself: `agent_capacity`, or nothing while it drains
+    (livekit-server hands a draining worker no more jobs)."""
+    capacity = 0 if draining else settings.agent_capacity
+    return AgentWorkerReport(worker_id, capacity=capacity, active=active)
+
+
+async def report_capacity(slots: AgentSlots, settings: Settings, report: AgentWorkerReport) -> None:
+    """One report; it counts for three report intervals, so a dead worker stops counting."""
+    await slots.report_worker(report, ttl_s=3 * settings.agent_report_interval_s)
+
+
+class CapacityReporter:
+    """Reports the worker's capacity every `agent_report_interval_s`, from the AgentServer's
+    main process (one task per worker, never per job).
+
+    `attach()` starts it on the server's `worker_started` event, which `AgentServer.run` emits
+    on the CLI's event loop once its process pool is up; the CLI cancels every task left on
+    that loop after `aclose()`, and the reporter then withdraws its capacity (reports 0).
+    Store failures are logged and the next tick tries again: the agent keeps taking calls.
+    """
+
+    def __init__(
+        self,
+        server: AgentServer,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        slots: AgentSlots | None = None,
+    ) -> None:
+        self.server = server
+        self.settings = settings
+        self.worker_id = worker_id or worker_report_id()
+        self._slots = slots  # None: built by callflow.runtime.build_agent_slots
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def attach(self) -> None:
+        self.server.on("worker_started", self.start)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self.run(), name="callflow-capacity-reporter")
+
+    def current(self) -> AgentWorkerReport:
+        return capacity_report(
+            self.worker_id,
+            self.settings,
+            active=len(self.server.active_jobs),
+            draining=self.server.draining,
+        )
+
+    async def report_once(self, slots: AgentSlots, report: AgentWorkerReport | None = None) -> bool:
+        """One report (the current one by default); False, logged, when the store failed."""
+        try:
+            async with asyncio.timeout(self.settings.agent_report_interval_s):
+                await report_capacity(slots, self.settings, report or self.current())
+        except (SlotsError, TimeoutError) as exc:
+            if not self._failing:
+                logger.warning("agent capacity report failed (retrying): %s", exc or "timeout")
+            self._failing = True
+            return False
+        except Exception:  # a bug, not the store: say so, keep reporting
+            logger.exception("agent capacity report failed")
+            self._failing = True
+            return False
+        if self._failing:
+            logger.info("agent capacity reports resumed")
+        self._failing = False
+        return True
+
+    async def _connect(self, stack: AsyncExitStack) -> AgentSlots | None:
+        if self._slots is not None:
+            return self._slots
+        # callflow.runtime imports the whole assembly (~1 s): not on the worker's event loop.
+        await asyncio.to_thread(__import__, "callflow.runtime")
+        from callflow.runtime import build_agent_slots
+
+        while True:
+            try:
+                built = await build_agent_slots(self.settings, stack)
+            except ConfigurationError as exc:
+                logger.error("agent capacity is not reported, no call gets a slot here: %s", exc)
+                return None
+            except SlotsError as exc:
+                if not self._failing:
+                    logger.warning("agent slots store unreachable (retrying): %s", exc)
+                self._failing = True
+                await asyncio.sleep(self.settings.agent_report_interval_s)
+                continue
+            logger.info("adapter agent_slots %s, worker %s", built.description, self.worker_id)
+            return built.adapter
+
+    async def run(self) -> None:
+        async with AsyncExitStack() as stack:
+            slots = await self._connect(stack)
+            if slots is None:
+                return
+            try:
+                while True:
+                    await self.report_once(slots)
+                    await asyncio.sleep(self.settings.agent_report_interval_s)
+            finally:
+                # Stopping: the capacity goes now, not when the report expires.
+                final = AgentWorkerReport(self.worker_id, capacity=0, active=0)
+                try:
+                    await asyncio.wait_for(report_capacity(slots, self.settings, final), 2.0)
+                except (SlotsError, TimeoutError, asyncio.CancelledError):
+                    pass
 
 
 def agent_env(settings: Settings) -> dict[str, str]:

@@ -35,6 +35,7 @@ from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
 from callflow.notify.webhook import SignedWebhookNotifier
 from callflow.ports import (
+    AgentSlots,
     AppBackendNotifier,
     CallAnalyzer,
     MemoryStore,
@@ -52,6 +53,8 @@ from callflow.schedules.routes import schedule_routes
 from callflow.service.app import create_app
 from callflow.service.deps import ServiceDeps
 from callflow.settings import ConfigurationError, Settings, get_settings
+from callflow.slots.postgres import PostgresAgentSlots
+from callflow.slots.supabase import SupabaseAgentSlots
 from callflow.telemetry import asgi_metrics_middleware
 from callflow.temporal_client import connect_temporal
 from workflows.call import CallWorkflow
@@ -98,6 +101,25 @@ async def build_records(settings: Settings, stack: AsyncExitStack) -> Built[Reco
     records = await PostgresRecords.connect(_require_database_url(settings, "records"))
     stack.push_async_callback(records.close)
     return Built(records, "postgres (DATABASE_URL)")
+
+
+async def build_agent_slots(settings: Settings, stack: AsyncExitStack) -> Built[AgentSlots]:
+    """The agent-capacity store the agent workers report to and the ring path holds slots in:
+    Supabase when SUPABASE_URL is set, else Postgres at DATABASE_URL (the records' database)."""
+    settings.require_supabase()
+    if settings.supabase_url:
+        supabase = await SupabaseAgentSlots.from_settings(settings)
+        stack.push_async_callback(supabase.close)
+        return Built(supabase, "supabase (rpc acquire_agent_slot)")
+    if not settings.database_url:
+        raise ConfigurationError(
+            "agent slots: neither SUPABASE_URL nor DATABASE_URL is set. Set DATABASE_URL (the "
+            "records' Postgres; `callflow dev` sets it), or SUPABASE_URL + "
+            "SUPABASE_SERVICE_ROLE_KEY"
+        )
+    slots = await PostgresAgentSlots.connect(settings.database_url)
+    stack.push_async_callback(slots.close)
+    return Built(slots, "postgres (DATABASE_URL)")
 
 
 async def build_memory(settings: Settings, stack: AsyncExitStack) -> Built[MemoryStore]:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # 0.7, refuses calls on a busy 2-core dev machine running the whole stack, and a refused
     # dispatch is not retried by the server: locally, never refuse (set e.g. 0.8 in production).
     agent_load_threshold: float = float("inf")
+    # Calls one agent worker takes at once (one job process each), reported to the slots store
+    # so a phone is rung only when an agent slot is held for it. 4 suits a 2-core machine with
+    # offline voices; raise it with the cores (a cloud STT/TTS call is lighter on the CPU).
+    agent_capacity: int = Field(default=4, ge=0)
+    # How often the agent worker reports its capacity; a report counts for 3x this.
+    agent_report_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
     # --- memory (unset -> Postgres full-text)
     supermemory_api_key: SecretStr | None = Field(default=None, alias="SUPERMEMORY_API_KEY")

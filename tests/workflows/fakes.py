@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
@@ -25,6 +25,7 @@ from callflow.models import (
     User,
 )
 from callflow.ports import (
+    AgentWorkerReport,
     CallAnalysis,
     CommitmentUpdate,
     NewCommitment,
@@ -32,10 +33,14 @@ from callflow.ports import (
     PushResult,
     RoomGrant,
     RoomState,
+    SlotGrant,
+    SlotRequest,
     VoipPush,
 )
 from callflow.push.errors import DeviceUnreachable, PushRetryable
 from callflow.records.errors import InvalidRecord
+from callflow.slots.codec import check_report, check_request, seconds
+from callflow.slots.errors import InvalidSlotRequest
 from workflows.messages import (
     AgentReady,
     Declined,
@@ -295,3 +300,105 @@ class RecordingNotifier:
 
 def turn(n: int, role: str, text: str) -> TranscriptTurnSignal:
     return TranscriptTurnSignal(f"turn-{n}", role, text, float(n), float(n) + 0.5)
+
+
+@dataclass
+class _SlotRow:
+    user_id: str
+    state: str  # "waiting" | "held"
+    due_at: datetime
+    requested_at: datetime
+    expires_at: datetime
+    granted_at: datetime | None = None
+
+
+class MemoryAgentSlots:
+    """`AgentSlots` in memory, by the rules of the SQL functions (migrations/0005_agent_slots.sql):
+    lapsed rows and expired workers are dropped first; waiting calls rank by due second, then
+    the slots their user holds, then when they first asked, then call id; a call is granted
+    when `held + waiting_ahead < capacity`. Its time is `clock()`, so a test that skips time
+    passes one reading the workflow environment's clock (never wall time behind its back)."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.workers: dict[str, tuple[AgentWorkerReport, datetime]] = {}
+        self.slots: dict[str, _SlotRow] = {}
+        self.acquires: list[SlotRequest] = []
+        self.releases: list[str] = []
+
+    def now(self) -> datetime:
+        moment = self._clock()
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+    def _drop_lapsed(self, now: datetime) -> None:
+        self.slots = {c: s for c, s in self.slots.items() if s.expires_at > now}
+        self.workers = {w: r for w, r in self.workers.items() if r[1] > now}
+
+    def capacity(self) -> int:
+        now = self.now()
+        return sum(report.capacity for report, expires in self.workers.values() if expires > now)
+
+    def held(self) -> list[str]:
+        now = self.now()
+        return [c for c, s in self.slots.items() if s.state == "held" and s.expires_at > now]
+
+    def waiting(self) -> list[str]:
+        """Waiting calls, first in line first."""
+        now = self.now()
+        held_by: dict[str, int] = {}
+        for s in self.slots.values():
+            if s.state == "held" and s.expires_at > now:
+                held_by[s.user_id] = held_by.get(s.user_id, 0) + 1
+        rows = [
+            (c, s) for c, s in self.slots.items() if s.state == "waiting" and s.expires_at > now
+        ]
+        rows.sort(
+            key=lambda cs: (
+                cs[1].due_at.replace(microsecond=0),
+                held_by.get(cs[1].user_id, 0),
+                cs[1].requested_at,
+                cs[0],
+            )
+        )
+        return [c for c, _ in rows]
+
+    async def report_worker(self, report: AgentWorkerReport, ttl_s: float) -> None:
+        _, _, _, ttl = check_report(report, ttl_s)
+        self.workers[report.worker_id] = (report, self.now() + timedelta(seconds=ttl))
+
+    async def acquire(self, request: SlotRequest) -> SlotGrant:
+        call_id, user_id, due_at, hold_s = check_request(request)
+        self.acquires.append(request)
+        now = self.now()
+        self._drop_lapsed(now)
+        lease = now + timedelta(seconds=hold_s)
+        row = self.slots.get(call_id)
+        if row is None:
+            row = self.slots[call_id] = _SlotRow(user_id, "waiting", due_at, now, lease)
+        elif row.user_id != user_id:
+            raise InvalidSlotRequest(f"call {call_id} is user {row.user_id}'s, not {user_id}")
+        else:
+            row.expires_at = max(row.expires_at, lease)
+            if row.state == "waiting":
+                row.due_at = due_at
+        capacity, held = self.capacity(), len(self.held())
+        if row.state == "held":
+            return SlotGrant(True, capacity, held, 0, row.expires_at.isoformat())
+        ahead = self.waiting().index(call_id)
+        if held + ahead < capacity:
+            row.state, row.granted_at, row.expires_at = "held", now, lease
+            return SlotGrant(True, capacity, held + 1, 0, lease.isoformat())
+        return SlotGrant(False, capacity, held, ahead, None)
+
+    async def renew(self, call_id: str, hold_s: float) -> bool:
+        hold = timedelta(seconds=seconds(hold_s, "hold_s"))
+        now = self.now()
+        row = self.slots.get(call_id)
+        if row is None or row.state != "held" or row.expires_at <= now:
+            return False
+        row.expires_at = max(row.expires_at, now + hold)
+        return True
+
+    async def release(self, call_id: str) -> None:
+        self.releases.append(call_id)
+        self.slots.pop(call_id, None)
