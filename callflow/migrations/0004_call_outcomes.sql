@@ -8,9 +8,6 @@ alter table calls add constraint calls_outcome_check
                        'no_agent', 'no_conversation', 'skipped'));
 
 alter table calls add column if not exists topics_next_time jsonb not null default '[]'::jsonb;
--- Agent dispatches beyond each attempt's first (the agent did not join in time).
-alter table calls add column if not exists agent_redispatches integer not null default 0
-    check (agent_redispatches >= 0);
 
 -- Local hours in which the user is never rung, as "HH:MM-HH:MM" (the end may be past midnight).
 alter table users add column if not exists quiet_hours text;
