@@ -16,6 +16,7 @@ def timings_from(settings: Settings) -> CallTimings:
         memory_budget_ms=settings.memory_budget_ms,
         ring_arm_s=settings.ring_arm_s,
         agent_join_timeout_s=settings.agent_join_timeout_s,
+        agent_max_wait_s=settings.agent_max_wait_s,
     )
 
 
@@ -44,6 +45,7 @@ def call_input_from(
         reason=reason,
         scheduled_for=scheduled_for,
         quiet_hours_policy=settings.quiet_hours_policy,
+        agent_slots=settings.agent_slots,
         caller_name=settings.caller_name,
         agent_name=settings.agent_name,
         phone_token_ttl_s=settings.phone_token_ttl_s,

@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     NO_AGENT = "no_agent"
     NO_CONVERSATION = "no_conversation"
     SKIPPED = "skipped"  # the ring fell in the user's quiet hours and the policy is to skip
+    NO_CAPACITY = "no_capacity"  # no agent slot came free within the max wait
 
 
 class CommitmentStatus(StrEnum):

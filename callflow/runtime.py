@@ -29,6 +29,7 @@ from activities.memory import MemoryActivities
 from activities.records import RecordsActivities
 from activities.ring import RingActivities
 from activities.rooms import RoomActivities
+from activities.slots import SlotActivities
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.memory.postgres import PostgresMemory
@@ -80,6 +81,7 @@ class Ports:
     rooms: RoomService
     analyzer: CallAnalyzer
     notifier: AppBackendNotifier | None
+    slots: AgentSlots | None = None  # None: agent capacity is not managed
     descriptions: dict[str, str] = field(default_factory=dict)
 
 
@@ -194,6 +196,11 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
     records = await build_records(settings, stack)
     memory = await build_memory(settings, stack)
     analyzer = build_analyzer(settings)
+    slots = (
+        await build_agent_slots(settings, stack)
+        if settings.agent_slots
+        else Built(None, "off (CALLFLOW_AGENT_SLOTS=false: phones ring without a held agent)")
+    )
     ports = Ports(
         records=records.adapter,
         memory=memory.adapter,
@@ -201,6 +208,7 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
         rooms=rooms.adapter,
         analyzer=analyzer.adapter,
         notifier=notifier.adapter,
+        slots=slots.adapter,
         descriptions={
             "records": records.description,
             "memory": memory.description,
@@ -208,6 +216,7 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
             "rooms": rooms.description,
             "analysis": analyzer.description,
             "app_backend": notifier.description,
+            "agent_slots": slots.description,
         },
     )
     for port, description in ports.descriptions.items():
@@ -222,6 +231,7 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
     rooms = RoomActivities(ports.rooms)
     analysis = AnalysisActivities(ports.analyzer)
     notify = NotifyActivities(ports.notifier)
+    slots = SlotActivities(ports.slots)
     return [
         records.load_call_context,
         records.save_call_record,
@@ -234,6 +244,8 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
         rooms.probe_room,
         analysis.analyze_call,
         notify.notify_app_backend,
+        slots.hold_agent_slot,
+        slots.release_agent_slot,
     ]
 
 

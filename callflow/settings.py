@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # so a phone is rung only when an agent slot is held for it. 4 suits a 2-core machine with
     # offline voices; raise it with the cores (a cloud STT/TTS call is lighter on the CPU).
     agent_capacity: int = Field(default=4, ge=0)
+    # A phone is rung only once an agent slot is held for its call (off: ring regardless, as a
+    # stack with no agent worker does). A due call waits at most agent_max_wait_s for a slot.
+    agent_slots: bool = True
+    agent_max_wait_s: float = Field(default=600.0, gt=0)
     # How often the agent worker reports its capacity; a report counts for 3x this.
     agent_report_interval_s: float = Field(default=5.0, gt=0, le=3600)
 

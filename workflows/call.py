@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
     from activities.rooms import DispatchInput, RoomActivities, RoomRef
+    from activities.slots import HoldSlotInput, ReleaseSlotInput, SlotActivities
     from callflow.models import CallRecord, MemoryItem, Outcome, User
     from callflow.ports import CallAnalysis
     from workflows.agent_job import AgentJob, agent_job_for
@@ -99,6 +100,10 @@ RING_TIMEOUT = timedelta(seconds=30)
 # A call prepared at least this long ahead lets its memory fetch queue and retry until then.
 MEMORY_PREP_MARGIN = timedelta(seconds=5)
 MEMORY_PREP_MAX = timedelta(seconds=30)
+# An agent slot is held for the join window and the longest call, plus this margin; it lapses
+# by itself after that if the call never releases it (a workflow that was terminated).
+SLOT_HOLD_MARGIN_S = 120.0
+SLOT_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # How long to wait after the room closed for the agent's final report.
 AGENT_REPORT_GRACE = timedelta(seconds=10)
 CANCELLABLE_STAGES = frozenset(
@@ -110,6 +115,8 @@ CANCELLABLE_STAGES = frozenset(
         Stage.RINGING,
         Stage.AWAITING_JOIN,
         Stage.BACKING_OFF,
+        Stage.WAITING_QUIET_HOURS,
+        Stage.WAITING_FOR_AGENT,
         Stage.IN_CALL,
     }
 )
@@ -117,7 +124,9 @@ MAX_CANCEL_REASON = 500
 # Quick steps with bounded retries (seconds) are kept in the `status` query but not written to
 # visibility: each upsert is a history event and a visibility write, and at the morning peak
 # the due minute should cost one of each per call (awaiting_join), not two.
-UNINDEXED_STAGES = frozenset({Stage.LOADING_USER, Stage.FETCHING_MEMORY, Stage.RINGING})
+UNINDEXED_STAGES = frozenset(
+    {Stage.LOADING_USER, Stage.FETCHING_MEMORY, Stage.RINGING, Stage.WAITING_FOR_AGENT}
+)
 
 
 class _CallEnded(Exception):
@@ -144,6 +153,8 @@ class CallWorkflow:
         self._joined_rooms: set[str] = set()
         self._agent_rooms: set[str] = set()  # rooms an agent joined (or greeted in)
         self._redispatches = 0
+        self._slot_held = False
+        self._wait_for_agent_ms: float | None = None
         self._left_rooms: set[str] = set()
         self._finished_rooms: set[str] = set()
         self._declined: Declined | None = None
@@ -370,6 +381,11 @@ class CallWorkflow:
             armed_for = ring_at if attempt == 1 else None
             if await self._waited_out_quiet_hours(user, armed_for):
                 armed_for = None  # the due time passed during quiet hours: ring now
+            if await self._hold_agent_slot(armed_for):
+                # The slot came after a wait: the due time has passed, ring now (unless the
+                # wait ran into the user's quiet hours: then wait those out first).
+                armed_for = None
+                await self._waited_out_quiet_hours(user, None)
             if armed_for is None:
                 self._enter(Stage.RINGING)
             ring = await self._ring(
@@ -401,6 +417,7 @@ class CallWorkflow:
             self._check_interrupts()
             # Not answered: close the room so the agent leaves, then back off and ring again.
             await self._close_room(room)
+            await self._release_agent_slot()
             if attempt < timings.max_attempts:
                 self._enter(Stage.BACKING_OFF)
                 backoff = _backoff(timings.retry_backoff_s, attempt)
@@ -435,6 +452,68 @@ class CallWorkflow:
             f"no agent joined room {room} within {wait_s:.0f} s of its dispatch, nor of a "
             "second dispatch",
         )
+
+    async def _hold_agent_slot(self, ring_at: datetime | None) -> bool:
+        """With agent slots on, the phone is rung only once a slot is held for the call:
+        calls beyond the agents' capacity wait here in due-time order, each at most
+        `agent_max_wait_s`, then end `no_capacity`. True when the call had to wait."""
+        if not self._input.agent_slots or self._slot_held:
+            return False
+        timings = self._input.timings
+        due = ring_at or workflow.now()
+        max_wait = timedelta(seconds=timings.agent_max_wait_s)
+        self._enter(Stage.WAITING_FOR_AGENT)
+        handle = workflow.start_activity_method(
+            SlotActivities.hold_agent_slot,
+            HoldSlotInput(
+                call_id=self._call_id,
+                user_id=self._input.user_id,
+                due_at=due.isoformat(),
+                hold_s=timings.join_timeout_s + timings.max_call_s + SLOT_HOLD_MARGIN_S,
+                max_wait_s=max_wait.total_seconds(),
+            ),
+            start_to_close_timeout=max(timedelta(0), due - workflow.now())
+            + max_wait
+            + RING_TIMEOUT,
+            heartbeat_timeout=SLOT_HEARTBEAT_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.wait_condition(lambda: handle.done() or self._interrupted())
+        if not handle.done():
+            handle.cancel()
+        try:
+            held = await handle
+        except ActivityError as e:
+            if isinstance(e.cause, CancelledError):
+                await self._release_agent_slot(force=True)
+                self._check_interrupts()
+            raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+        self._slot_held = held.granted
+        self._wait_for_agent_ms = round(held.waited_s * 1000, 1)
+        if self._interrupted():
+            await self._release_agent_slot()
+            self._check_interrupts()
+        if not held.granted:
+            raise _CallEnded(
+                Outcome.NO_CAPACITY,
+                f"no agent slot came free within {max_wait.total_seconds():.0f} s of the due "
+                f"time (capacity {held.capacity}, {held.held} in use, "
+                f"{held.waiting_ahead} call(s) ahead)",
+            )
+        return held.waited_s >= 1.0
+
+    async def _release_agent_slot(self, *, force: bool = False) -> None:
+        if not (self._slot_held or force):
+            return
+        await workflow.execute_activity_method(
+            SlotActivities.release_agent_slot,
+            ReleaseSlotInput(self._call_id),
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=timedelta(minutes=5),
+            retry_policy=DURABLE_RETRY,
+        )
+        self._slot_held = False
 
     async def _waited_out_quiet_hours(self, user: User, ring_at: datetime | None) -> bool:
         """Every ring (scheduled, on demand, each redial) first checks the user's quiet hours
@@ -552,6 +631,7 @@ class CallWorkflow:
     async def _finish(self, context: CallContext | None, ended_by: str | None) -> CallResult:
         assert self._outcome is not None
         outcome = self._outcome
+        await self._release_agent_slot()  # the conversation is over: the agent is free
         self._set_search_attributes(outcome=True)
         analysis: CallAnalysis | None = None
         memory_written = False
@@ -632,6 +712,7 @@ class CallWorkflow:
             agent_first_audio_ms=self._agent_ready.first_audio_ms if self._agent_ready else None,
             cost_usd=record.cost_usd,
             agent_redispatches=self._redispatches,
+            wait_for_agent_ms=self._wait_for_agent_ms,
         )
 
     async def _post_call_step(
@@ -678,7 +759,7 @@ class CallWorkflow:
 
     def _record(self, analysis: CallAnalysis | None) -> CallRecord:
         assert self._outcome is not None
-        return build_call_record(
+        record = build_call_record(
             call_id=self._call_id,
             user_id=self._input.user_id,
             outcome=self._outcome,
@@ -694,6 +775,9 @@ class CallWorkflow:
             prices=self._input.prices,
             agent_redispatches=self._redispatches,
         )
+        if self._wait_for_agent_ms is not None:
+            record.latency["wait_for_agent_ms"] = self._wait_for_agent_ms
+        return record
 
     def _agent_job(self, context: CallContext, memory: list[MemoryItem]) -> AgentJob:
         return agent_job_for(

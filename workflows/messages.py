@@ -60,6 +60,7 @@ class Stage(StrEnum):
     AWAITING_JOIN = "awaiting_join"
     BACKING_OFF = "backing_off"
     WAITING_QUIET_HOURS = "waiting_quiet_hours"  # a ring fell in the user's quiet hours
+    WAITING_FOR_AGENT = "waiting_for_agent"  # holding (or waiting for) an agent slot
     IN_CALL = "in_call"
     ANALYZING = "analyzing"
     WRITING_MEMORY = "writing_memory"
@@ -117,6 +118,8 @@ class CallTimings:
     # more, and after as long again the attempt ends `no_agent`. None: not watched (inputs
     # from before agent presence existed replay as they ran).
     agent_join_timeout_s: float | None = None
+    # With agent slots on, a due call waits at most this long for a free agent.
+    agent_max_wait_s: float = 600.0
 
 
 @dataclass
@@ -149,6 +152,8 @@ class CallInput:
     quiet_hours: str | None = None
     quiet_hours_policy: str = "wait"  # wait | skip: a ring inside quiet hours
     call_days: list[str] = field(default_factory=list)  # the schedule's days (mon..sun)
+    # Ring only once an agent slot is held for the call (activities/slots.py).
+    agent_slots: bool = False
 
 
 @dataclass
@@ -175,6 +180,7 @@ class CallResult:
     agent_first_audio_ms: float | None = None
     cost_usd: float | None = None
     agent_redispatches: int = 0
+    wait_for_agent_ms: float | None = None  # due time -> agent slot held (slots on)
 
 
 # --- messages in -------------------------------------------------------------------------

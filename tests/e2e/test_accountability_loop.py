@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 
@@ -67,3 +68,17 @@ async def test_the_second_call_asks_about_the_first_calls_commitment(
     # Daily: kept today, it stays open and falls due again tomorrow.
     assert meditations[0].recurrence == "daily"
     assert meditations[0].due_date is not None and meditations[0].due_date > check_ins[0].asked_on
+    # Both rang only with an agent slot held (reported by the agent worker), freed after.
+    assert "wait_for_agent_ms" in record.latency
+    conn = await asyncpg.connect(agent_stack.postgres.dsn)
+    try:
+        left = await conn.fetchval(
+            "select count(*) from agent_slots where call_id = any($1::text[])",
+            [first["call_id"], second["call_id"]],
+        )
+        capacity = await conn.fetchval(
+            "select coalesce(sum(capacity), 0) from agent_workers where expires_at > now()"
+        )
+    finally:
+        await conn.close()
+    assert left == 0 and capacity >= 1

@@ -261,6 +261,11 @@ def scenario(name: str) -> tuple[PostCallEvent, dict[str, Any]]:
         rec = record("skipped", stages=NOT_RUNG, attempts=1, reason=reason)
         event = post_call_event(rec, analysis=None, due_commitments=DUE, pushes_sent=0)
         return event, {"reason": reason, "pushes_sent": 0, "duration_s": None}
+    if name == "no_capacity":
+        reason = "no agent slot came free within 600 s of the due time (capacity 4, 4 in use)"
+        rec = record("no_capacity", stages=NOT_RUNG, attempts=1, reason=reason)
+        event = post_call_event(rec, analysis=None, due_commitments=DUE, pushes_sent=0)
+        return event, {"reason": reason, "pushes_sent": 0, "duration_s": None}
     raise AssertionError(name)
 
 
@@ -275,6 +280,7 @@ SCENARIOS = [
     "no_agent",
     "no_conversation",
     "skipped",
+    "no_capacity",
 ]
 
 

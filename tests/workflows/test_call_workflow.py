@@ -15,11 +15,13 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from callflow.models import Commitment, User
+from callflow.ports import AgentWorkerReport, SlotRequest
 from callflow.runtime import Ports, create_worker
 from callflow.settings import Settings
 from tests.workflows.fakes import (
     FakePhone,
     FakeRooms,
+    MemoryAgentSlots,
     MemoryMemory,
     MemoryRecords,
     RecordingNotifier,
@@ -65,6 +67,7 @@ class Harness:
     notifier: RecordingNotifier
     task_queue: str
     phone: FakePhone | None = None
+    slots: MemoryAgentSlots | None = None
 
     async def run(
         self,
@@ -78,7 +81,13 @@ class Harness:
         self.phone = FakePhone(self.env.client, actions, USER)
         self.phone.on_answer = on_answer
         ports = Ports(
-            self.records, self.memory, self.phone, self.rooms, self.analyzer, self.notifier
+            self.records,
+            self.memory,
+            self.phone,
+            self.rooms,
+            self.analyzer,
+            self.notifier,
+            slots=self.slots,
         )
         call_id = f"c-{uuid.uuid4().hex[:10]}"
         async with create_worker(self.env.client, ports, Settings(task_queue=self.task_queue)):
@@ -570,3 +579,69 @@ async def test_an_agent_in_the_room_in_time_is_not_dispatched_again(h: Harness) 
 
     assert result.outcome == "completed" and result.agent_redispatches == 0
     assert h.rooms.dispatches == [f"callflow-{result.call_id}-a1"]
+
+
+SLOTTED = replace(TIMINGS, max_attempts=1, agent_max_wait_s=3.0)
+
+
+async def _pool(capacity: int) -> MemoryAgentSlots:
+    slots = MemoryAgentSlots()
+    if capacity:
+        await slots.report_worker(AgentWorkerReport("agent-1", capacity), ttl_s=3600)
+    return slots
+
+
+@pytest.mark.parametrize(
+    ("actions", "outcome"),
+    [
+        (["answer"], "completed"),
+        (["answer_no_agent"], "no_agent"),
+        (["decline"], "declined"),
+        (["ignore"], "missed"),
+        (["unreachable"], "unreachable"),
+    ],
+)
+async def test_a_slot_is_held_for_the_ring_and_freed_on_every_outcome(
+    h: Harness, actions: list[str], outcome: str
+) -> None:
+    h.slots = await _pool(capacity=2)
+
+    result, _ = await h.run(actions, timings=SLOTTED, agent_slots=True)
+
+    assert result.outcome == outcome
+    assert [r.call_id for r in h.slots.acquires][:1] == [result.call_id]
+    assert result.call_id in h.slots.releases
+    assert h.slots.held() == [] and h.slots.waiting() == []
+
+
+async def test_no_phone_is_rung_without_a_slot_and_the_call_ends_no_capacity(h: Harness) -> None:
+    h.slots = await _pool(capacity=0)  # no agent worker has reported
+
+    result, _ = await h.run(["answer"], timings=SLOTTED, agent_slots=True)
+
+    assert result.outcome == "no_capacity"
+    assert "no agent slot came free within 3 s" in (result.failure_reason or "")
+    assert h.phone is not None and h.phone.pushes == []  # never rung
+    assert h.rooms.created == []
+    assert h.records.calls[result.call_id].outcome == "no_capacity"
+    assert h.slots.waiting() == []  # its place is given up
+
+
+async def test_a_call_beyond_capacity_waits_and_rings_once_a_slot_frees(h: Harness) -> None:
+    h.slots = await _pool(capacity=1)
+    busy = SlotRequest("other-call", "other-user", "2020-01-01T00:00:00+00:00", 600.0)
+    assert (await h.slots.acquire(busy)).granted
+
+    async def free_the_slot_soon(handle: WorkflowHandle[CallWorkflow, CallResult]) -> None:
+        await asyncio.sleep(1.2)
+        await h.slots.release("other-call")
+
+    result, _ = await h.run(
+        ["answer"], timings=SLOTTED, agent_slots=True, during=free_the_slot_soon
+    )
+
+    assert result.outcome == "completed" and result.pushes_sent == 1
+    assert result.wait_for_agent_ms is not None and result.wait_for_agent_ms >= 1000
+    assert h.records.calls[result.call_id].latency["wait_for_agent_ms"] >= 1000
+    names = stage_names(result)
+    assert names.index("waiting_for_agent") < names.index("ringing")

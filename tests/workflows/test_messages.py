@@ -51,6 +51,7 @@ def test_the_names_are_the_ones_running_calls_and_recorded_histories_use() -> No
         "awaiting_join",
         "backing_off",
         "waiting_quiet_hours",
+        "waiting_for_agent",
         "in_call",
         "analyzing",
         "writing_memory",

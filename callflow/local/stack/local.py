@@ -45,6 +45,7 @@ class StackOptions:
     fixed_ports: bool = False  # the configured well-known ports (7233/8233/...) instead of free
     phone_stay_s: float = 3.0
     departure_timeout_s: int = 2
+    agent_workers: int = 1  # agent worker processes (with_agent): livekit-server spreads calls
 
 
 @dataclass
@@ -60,8 +61,10 @@ class LocalStack:
     api_url: str
     client: Any  # temporalio Client
     ports: Ports  # the adapters the worker uses (the demo reads memory through them)
-    agent_process: subprocess.Popen[bytes] | None = None
+    agent_process: subprocess.Popen[bytes] | None = None  # the first of agent_processes
     agent_log: Path | None = None
+    agent_processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    agent_logs: list[Path] = field(default_factory=list)
     phone_logs: dict[str, Any] = field(default_factory=dict)
     _exit: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -101,7 +104,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
 async def _start_agent(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     from agent.worker import agent_command
 
-    env = {**os.environ, **settings_env(settings)}
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "CALLFLOW_AGENT_IDLE_PROCESSES": str(settings.agent_idle_processes),
+    }
     # A fresh log: readiness is read from it, and an old run's "registered worker" must not count.
     out = log_path.open("wb")
     process = subprocess.Popen(
@@ -180,6 +187,9 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             app_backend_webhook_url=receiver.url,
             api_port=api_port,
             livekit_departure_timeout_s=options.departure_timeout_s,
+            # No agent worker, no capacity to hold: such a stack rings phones into silence
+            # (and shows it: those calls end `no_agent`).
+            agent_slots=base.agent_slots and options.with_agent,
         )
 
         client = await connect_temporal(settings)
@@ -229,9 +239,23 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             phone_logs=phone_logs,
         )
         if options.with_agent:
-            stack.agent_log = state / "agent.log"
-            stack.agent_process = await _start_agent(settings, stack.agent_log)
-            exit_stack.callback(_stop_process, stack.agent_process)
+            # agent.log, then agent-2.log, ...; started together, each waits for its registration.
+            stack.agent_logs = [
+                state / ("agent.log" if n == 1 else f"agent-{n}.log")
+                for n in range(1, max(1, options.agent_workers) + 1)
+            ]
+            started = await asyncio.gather(
+                *(_start_agent(settings, path) for path in stack.agent_logs),
+                return_exceptions=True,
+            )
+            for process in started:
+                if isinstance(process, subprocess.Popen):
+                    stack.agent_processes.append(process)
+                    exit_stack.callback(_stop_process, process)
+            failed = [e for e in started if isinstance(e, BaseException)]
+            if failed:
+                raise failed[0]
+            stack.agent_log, stack.agent_process = stack.agent_logs[0], stack.agent_processes[0]
         stack._exit = exit_stack
         return stack
     except BaseException:
