@@ -382,10 +382,14 @@ class CallWorkflow:
             if await self._waited_out_quiet_hours(user, armed_for):
                 armed_for = None  # the due time passed during quiet hours: ring now
             if await self._hold_agent_slot(armed_for):
-                # The slot came after a wait: the due time has passed, ring now (unless the
-                # wait ran into the user's quiet hours: then wait those out first).
+                # The slot came after a wait: the due time has passed, ring now. If the wait ran
+                # into the user's quiet hours, give the slot back and wait those out first.
                 armed_for = None
-                await self._waited_out_quiet_hours(user, None)
+                quiet = self._input.quiet_hours or user.quiet_hours
+                if quiet_hours_end(workflow.now(), user.timezone, quiet) is not None:
+                    await self._release_agent_slot()
+                    await self._waited_out_quiet_hours(user, None)
+                    await self._hold_agent_slot(None)
             if armed_for is None:
                 self._enter(Stage.RINGING)
             ring = await self._ring(
