@@ -12,15 +12,10 @@ the status code, and a 401 from the API gateway carries no PostgREST error code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import httpx
-from postgrest import APIError
 from postgrest.types import ReturnMethod
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, User
 from callflow.records.checks import check_attempt, check_limit, history_key, required_date
@@ -41,7 +36,7 @@ from callflow.records.errors import (
     RecordsError,
     RecordsUnavailable,
 )
-from callflow.settings import ConfigurationError, Settings
+from callflow.supabase_rest import SupabaseErrors, SupabaseStore
 
 _USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale,quiet_hours"
 _COMMITMENT_COLUMNS = (
@@ -53,49 +48,10 @@ _CALL_COLUMNS = (
     "summary,mood,transcript,usage,cost_usd,latency,tools_called,analysis_provider,stages,"
     "topics_next_time,agent_redispatches"
 )
-_MISSING_SCHEMA = {"42P01", "42883", "PGRST202", "PGRST205"}
-
-
-async def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    where = f"{response.request.method} {response.request.url.path}"
-    if status in (401, 403):
-        raise RecordsAuthError(
-            f"Supabase refused the key ({status} on {where}): set SUPABASE_SERVICE_ROLE_KEY to "
-            "the project's service-role key (Settings > API)"
-        )
-    if status == 429 or status >= 500:
-        raise RecordsUnavailable(f"Supabase answered {status} on {where}; retry later")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except RecordsError:
-        raise
-    except APIError as exc:
-        code = exc.code or ""
-        detail = f"{operation}: {code} {exc.message or ''}".strip()
-        if code.startswith(("22", "23", "PGRST1")) or code == "PGRST204":
-            raise InvalidRecord(f"Supabase rejected {detail}") from exc
-        if code in _MISSING_SCHEMA:
-            raise RecordsError(
-                f"Supabase schema is missing for {detail}; apply migrations/*.sql to the project"
-            ) from exc
-        if code.startswith("PGRST3") or code == "42501":
-            raise RecordsAuthError(
-                f"Supabase refused {detail}; use the service-role key (SUPABASE_SERVICE_ROLE_KEY)"
-            ) from exc
-        raise RecordsError(f"Supabase failed during {detail}") from exc
-    except httpx.TransportError as exc:
-        raise RecordsUnavailable(
-            f"Supabase unreachable during {operation}: {type(exc).__name__}"
-        ) from exc
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:
@@ -104,52 +60,19 @@ def _rows(data: Any) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], data)
 
 
-class SupabaseRecords:
-    def __init__(self, client: AsyncClient, http: httpx.AsyncClient) -> None:
-        self._db = client
-        self._http = http
-
-    @classmethod
-    async def connect(
-        cls, url: str, service_role_key: str, *, timeout_s: float = 10.0
-    ) -> SupabaseRecords:
-        if not url.startswith(("https://", "http://")):
-            raise ConfigurationError(
-                f"SUPABASE_URL must look like https://<project>.supabase.co, got {url!r}"
-            )
-        if not service_role_key:
-            raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is empty: set the service key")
-        http = httpx.AsyncClient(
-            timeout=timeout_s,
-            follow_redirects=True,
-            event_hooks={"response": [_raise_for_status]},
-        )
-        options = AsyncClientOptions(
-            httpx_client=http,
-            # Retries belong to the Temporal activity, which knows the call's deadlines.
-            postgrest_client_retry=False,
-            persist_session=False,
-            auto_refresh_token=False,
-        )
-        client = await acreate_client(url, service_role_key, options=options)
-        return cls(client, http)
-
-    @classmethod
-    async def from_settings(cls, settings: Settings) -> SupabaseRecords:
-        settings.require_supabase()
-        if not settings.supabase_url or settings.supabase_service_role_key is None:
-            raise ConfigurationError("SUPABASE_URL is not set: records use embedded Postgres")
-        return await cls.connect(
-            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
-        )
-
-    async def close(self) -> None:
-        await self._http.aclose()
+class SupabaseRecords(SupabaseStore):
+    errors = SupabaseErrors(
+        base=RecordsError,
+        unavailable=RecordsUnavailable,
+        auth=RecordsAuthError,
+        invalid=InvalidRecord,
+    )
+    what = "the records store"
 
     # --- users
 
     async def get_user(self, user_id: str) -> User | None:
-        with translate_errors("get_user"):
+        with self._translate("get_user"):
             resp = await (
                 self._db.table("users")
                 .select(_USER_COLUMNS)
@@ -162,7 +85,7 @@ class SupabaseRecords:
 
     async def upsert_user(self, user: User) -> None:
         row = user_row(user)
-        with translate_errors("upsert_user"):
+        with self._translate("upsert_user"):
             await (
                 self._db.table("users")
                 .upsert(row, on_conflict="user_id", returning=ReturnMethod.minimal)
@@ -170,7 +93,7 @@ class SupabaseRecords:
             )
 
     async def list_users(self) -> list[User]:
-        with translate_errors("list_users"):
+        with self._translate("list_users"):
             resp = await self._db.table("users").select(_USER_COLUMNS).order("user_id").execute()
         return [user_from_row(r) for r in _rows(resp.data)]
 
@@ -178,7 +101,7 @@ class SupabaseRecords:
 
     async def due_commitments(self, user_id: str, on_or_before: str) -> list[Commitment]:
         day = required_date(on_or_before, "on_or_before")
-        with translate_errors("due_commitments"):
+        with self._translate("due_commitments"):
             resp = await (
                 self._db.table("commitments")
                 .select(_COMMITMENT_COLUMNS)
@@ -196,7 +119,7 @@ class SupabaseRecords:
         rows = [{**json_ready(commitment_row(c)), "updated_at": now} for c in commitments]
         if not rows:
             return
-        with translate_errors("upsert_commitments"):
+        with self._translate("upsert_commitments"):
             await (
                 self._db.table("commitments")
                 .upsert(rows, on_conflict="commitment_id", returning=ReturnMethod.minimal)
@@ -204,7 +127,7 @@ class SupabaseRecords:
             )
 
     async def open_commitments(self, user_id: str) -> list[Commitment]:
-        with translate_errors("open_commitments"):
+        with self._translate("open_commitments"):
             resp = await (
                 self._db.table("commitments")
                 .select(_COMMITMENT_COLUMNS)
@@ -222,7 +145,7 @@ class SupabaseRecords:
         if not commitments and not check_ins:
             return
         params = {"p_user_id": user_id, "p_commitments": commitments, "p_check_ins": check_ins}
-        with translate_errors("apply_commitment_changes"):
+        with self._translate("apply_commitment_changes"):
             resp = await self._db.rpc("apply_commitment_changes", params).execute()
         if not isinstance(resp.data, dict):
             raise RecordsError(
@@ -237,7 +160,7 @@ class SupabaseRecords:
         limit: int = 20,
     ) -> list[CheckIn]:
         column, value = history_key(commitment_id, user_id)
-        with translate_errors("commitment_history"):
+        with self._translate("commitment_history"):
             resp = await (
                 self._db.table("commitment_check_ins")
                 .select(_CHECK_IN_COLUMNS)
@@ -254,7 +177,7 @@ class SupabaseRecords:
 
     async def save_call(self, record: CallRecord) -> None:
         row = {**json_ready(call_row(record)), "updated_at": _now()}
-        with translate_errors("save_call"):
+        with self._translate("save_call"):
             await (
                 self._db.table("calls")
                 .upsert(row, on_conflict="call_id", returning=ReturnMethod.minimal)
@@ -262,7 +185,7 @@ class SupabaseRecords:
             )
 
     async def get_call(self, call_id: str) -> CallRecord | None:
-        with translate_errors("get_call"):
+        with self._translate("get_call"):
             resp = await (
                 self._db.table("calls")
                 .select(_CALL_COLUMNS)
@@ -274,7 +197,7 @@ class SupabaseRecords:
         return call_from_row(rows[0]) if rows else None
 
     async def list_calls(self, user_id: str | None = None, limit: int = 100) -> list[CallRecord]:
-        with translate_errors("list_calls"):
+        with self._translate("list_calls"):
             query = self._db.table("calls").select(_CALL_COLUMNS)
             if user_id is not None:
                 query = query.eq("user_id", user_id)
@@ -297,7 +220,7 @@ class SupabaseRecords:
     async def _push_rpc(self, fn: str, call_id: str, attempt: int) -> bool:
         check_attempt(attempt)
         params = cast(dict[str, str], {"p_call_id": call_id, "p_attempt": attempt})
-        with translate_errors(fn):
+        with self._translate(fn):
             resp = await self._db.rpc(fn, params).execute()
         if not isinstance(resp.data, bool):
             raise RecordsError(f"rpc {fn} answered {resp.data!r}, expected true or false")
@@ -312,7 +235,7 @@ class SupabaseRecords:
             "state": "sent",
             "sent_at": _now(),
         }
-        with translate_errors("mark_push_sent"):
+        with self._translate("mark_push_sent"):
             await (
                 self._db.table("push_log")
                 .upsert(row, on_conflict="call_id,attempt", returning=ReturnMethod.minimal)

@@ -8,104 +8,25 @@ HTTP failures are translated in an httpx response hook, as the records adapter d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
-from postgrest import APIError
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
-
 from callflow.ports import AgentWorkerReport, SlotGrant, SlotRequest
-from callflow.settings import ConfigurationError, Settings
 from callflow.slots.codec import check_report, check_request, grant_from_json, required, seconds
 from callflow.slots.errors import InvalidSlotRequest, SlotsAuthError, SlotsError, SlotsUnavailable
-
-_MISSING_SCHEMA = {"42P01", "42883", "PGRST202", "PGRST205"}
-
-
-async def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    where = f"{response.request.method} {response.request.url.path}"
-    if status in (401, 403):
-        raise SlotsAuthError(
-            f"Supabase refused the key ({status} on {where}): set SUPABASE_SERVICE_ROLE_KEY to "
-            "the project's service-role key (Settings > API)"
-        )
-    if status == 429 or status >= 500:
-        raise SlotsUnavailable(f"Supabase answered {status} on {where}; retry later")
+from callflow.supabase_rest import SupabaseErrors, SupabaseStore
 
 
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except SlotsError:
-        raise
-    except APIError as exc:
-        code = exc.code or ""
-        detail = f"{operation}: {code} {exc.message or ''}".strip()
-        if code.startswith(("22", "23", "PGRST1")) or code == "PGRST204":
-            raise InvalidSlotRequest(f"Supabase rejected {detail}") from exc
-        if code in _MISSING_SCHEMA:
-            raise SlotsError(
-                f"Supabase schema is missing for {detail}; apply migrations/*.sql to the project"
-            ) from exc
-        if code.startswith("PGRST3") or code == "42501":
-            raise SlotsAuthError(
-                f"Supabase refused {detail}; use the service-role key (SUPABASE_SERVICE_ROLE_KEY)"
-            ) from exc
-        raise SlotsError(f"Supabase failed during {detail}") from exc
-    except httpx.TransportError as exc:
-        raise SlotsUnavailable(
-            f"Supabase unreachable during {operation}: {type(exc).__name__}"
-        ) from exc
-
-
-class SupabaseAgentSlots:
-    def __init__(self, client: AsyncClient, http: httpx.AsyncClient) -> None:
-        self._db = client
-        self._http = http
-
-    @classmethod
-    async def connect(
-        cls, url: str, service_role_key: str, *, timeout_s: float = 10.0
-    ) -> SupabaseAgentSlots:
-        if not url.startswith(("https://", "http://")):
-            raise ConfigurationError(
-                f"SUPABASE_URL must look like https://<project>.supabase.co, got {url!r}"
-            )
-        if not service_role_key:
-            raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is empty: set the service key")
-        http = httpx.AsyncClient(
-            timeout=timeout_s,
-            follow_redirects=True,
-            event_hooks={"response": [_raise_for_status]},
-        )
-        options = AsyncClientOptions(
-            httpx_client=http,
-            # Retries belong to the caller (the Temporal activity, the reporter's next tick).
-            postgrest_client_retry=False,
-            persist_session=False,
-            auto_refresh_token=False,
-        )
-        client = await acreate_client(url, service_role_key, options=options)
-        return cls(client, http)
-
-    @classmethod
-    async def from_settings(cls, settings: Settings) -> SupabaseAgentSlots:
-        settings.require_supabase()
-        if not settings.supabase_url or settings.supabase_service_role_key is None:
-            raise ConfigurationError("SUPABASE_URL is not set: agent slots use DATABASE_URL")
-        return await cls.connect(
-            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
-        )
-
-    async def close(self) -> None:
-        await self._http.aclose()
+class SupabaseAgentSlots(SupabaseStore):
+    errors = SupabaseErrors(
+        base=SlotsError,
+        unavailable=SlotsUnavailable,
+        auth=SlotsAuthError,
+        invalid=InvalidSlotRequest,
+    )
+    what = "the agent slots store"
 
     async def _rpc(self, fn: str, params: dict[str, Any]) -> Any:
-        with translate_errors(fn):
+        with self._translate(fn):
             resp = await self._db.rpc(fn, params).execute()
         return resp.data
 
