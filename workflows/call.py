@@ -382,7 +382,7 @@ class CallWorkflow:
             if await self._waited_out_quiet_hours(user, armed_for):
                 armed_for = None  # the due time passed during quiet hours: ring now
             if await self._hold_agent_slot(armed_for):
-                # The slot came after a wait: the due time has passed, ring now. If the wait ran
+                # The slot came only after the due time had passed: ring now. If the wait ran
                 # into the user's quiet hours, give the slot back and wait those out first.
                 armed_for = None
                 quiet = self._input.quiet_hours or user.quiet_hours
@@ -460,7 +460,8 @@ class CallWorkflow:
     async def _hold_agent_slot(self, ring_at: datetime | None) -> bool:
         """With agent slots on, the phone is rung only once a slot is held for the call:
         calls beyond the agents' capacity wait here in due-time order, each at most
-        `agent_max_wait_s`, then end `no_capacity`. True when the call had to wait."""
+        `agent_max_wait_s`, then end `no_capacity`. True when the slot came only after the due
+        time (an armed ring is then rung at once, not at a due time already past)."""
         if not self._input.agent_slots or self._slot_held:
             return False
         timings = self._input.timings
@@ -494,7 +495,9 @@ class CallWorkflow:
                 self._check_interrupts()
             raise _CallEnded(Outcome.FAILED, _reason(e)) from e
         self._slot_held = held.granted
-        self._wait_for_agent_ms = round(held.waited_s * 1000, 1)
+        # Due time -> slot held, on the workflow's clock (an armed call asks before it is due).
+        late = max(timedelta(0), workflow.now() - due)
+        self._wait_for_agent_ms = round(late.total_seconds() * 1000, 1)
         if self._interrupted():
             await self._release_agent_slot()
             self._check_interrupts()
@@ -505,7 +508,7 @@ class CallWorkflow:
                 f"time (capacity {held.capacity}, {held.held} in use, "
                 f"{held.waiting_ahead} call(s) ahead)",
             )
-        return held.waited_s >= 1.0
+        return workflow.now() > due
 
     async def _release_agent_slot(self, *, force: bool = False) -> None:
         if not (self._slot_held or force):

@@ -1,4 +1,5 @@
-"""Simulated phones for the bench: on a VoIP push they answer, then hang up, with no media.
+"""Simulated phones for the bench: on a VoIP push they answer, then hang up, with no media
+(`SimulatedPhones`); or, with a voice agent running, really join and talk (`LiveKitPhones`).
 
 Each phone tells its call's workflow what LiveKit's webhooks would have: the phone joined the
 room, then the room finished. A signal that fails is retried, so a busy server delays a phone
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from callflow.local.phone.apns_endpoint import LocalApns
+from callflow.local.phone.simulator import PhoneSimulator
 from workflows.call import CallWorkflow
 from workflows.messages import ParticipantEvent, RoomFinished, workflow_id_for
 
@@ -86,3 +89,39 @@ class SimulatedPhones:
         """Wait until every phone that was pushed has answered and hung up."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+@dataclass
+class LiveKitPhones:
+    """Phones that really answer: the local stack's PhoneSimulator joins the LiveKit room with
+    the push's token and talks with the agent (the scripted conversation of `phone_app`); the
+    workflow learns of the join and the room's end from LiveKit's webhooks."""
+
+    voice: str
+    simulator: PhoneSimulator = field(init=False)
+    conversations: dict[str, Any] = field(init=False)  # each call's ConversationLog
+    signal_failures: int = 0  # these phones signal nothing themselves
+
+    def __post_init__(self) -> None:
+        from callflow.local.phone.voice import phone_app
+
+        rpc_handlers, on_connected, self.conversations = phone_app(voice=self.voice)
+        self.simulator = PhoneSimulator(rpc_handlers=rpc_handlers, on_connected=on_connected)
+
+    def register(self, apns: LocalApns, user_ids: list[str]) -> None:
+        for user_id in user_ids:
+            apns.register_device(voip_token_for(user_id), self.simulator.on_push)
+
+    async def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait until every phone that was pushed has left its call, then hang up the rest."""
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(c.done.wait() for c in self.simulator.calls.values())),
+                timeout_s,
+            )
+        except TimeoutError:
+            log.warning("phones still in a call %.0f s after every workflow ended", timeout_s)
+        await self.simulator.close()
+
+    def outcomes(self) -> dict[str, int]:
+        return dict(Counter(str(c.outcome) for c in self.simulator.calls.values()))

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from callflow.local.bench.errors import BenchSetupError
 from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.local.stack.livekit import LocalLiveKit, start_livekit
 from callflow.local.stack.postgres import LocalPostgres, start_scratch_postgres
-from callflow.local.stack.temporal import DevServer, start_dev_server, venv_bin
+from callflow.local.stack.temporal import DevServer, free_port, start_dev_server, venv_bin
 from callflow.memory.postgres import PostgresMemory
 from callflow.records.postgres import PostgresRecords
 from callflow.settings import Settings, settings_env_names
@@ -38,6 +39,7 @@ PERSISTENCE_NAMES: dict[str, str] = {"memory": "in-memory", "file": "SQLite file
 BENCH_TASK_QUEUE = "callflow-bench"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _WORKER_READY_TIMEOUT_S = 60.0
+_AGENT_READY_TIMEOUT_S = 90.0
 
 
 # The dev server keeps 512 workflows' mutable state in its history cache by default; past that
@@ -85,6 +87,52 @@ class WorkerProcess:
 
 
 @dataclass
+class AgentProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    capacity: int
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def start_agent_process(settings: Settings, capacity: int, log_path: Path) -> AgentProcess:
+    """The voice agent worker (`agent.worker.agent_command()`) with `capacity` calls at once,
+    as many job processes kept warm; it reports its capacity into the bench's Postgres."""
+    from agent.worker import agent_command
+    from callflow.local.stack.local import settings_env
+
+    env = {
+        **_worker_env(),
+        **settings_env(settings),
+        "CALLFLOW_AGENT_CAPACITY": str(capacity),
+        "CALLFLOW_AGENT_IDLE_PROCESSES": str(capacity),
+    }
+    out = log_path.open("wb")  # fresh: readiness is read from it
+    process = subprocess.Popen(
+        agent_command(), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    agent = AgentProcess(process, log_path, capacity)
+    # A dispatch made before the worker registered is never delivered: wait for it.
+    deadline = time.monotonic() + _AGENT_READY_TIMEOUT_S
+    while "registered worker" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            agent.stop()
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise BenchSetupError(
+                f"the agent worker did not register; its log ({log_path}):\n{tail}"
+            )
+        await asyncio.sleep(0.2)
+    return agent
+
+
+@dataclass
 class BenchStack:
     state_dir: Path
     postgres: LocalPostgres
@@ -99,20 +147,25 @@ class BenchStack:
     worker: WorkerProcess
     worker_settings: dict[str, Any]  # Settings fields the worker process runs with
     task_queue: str = BENCH_TASK_QUEUE
+    # With agents: the voice agent worker (its capacity reported into Postgres) and the
+    # webhook service LiveKit reports joins and room ends to, as in production.
+    agent: AgentProcess | None = None
 
     def cpu_meter(self) -> CpuMeter:
         """CPU of every part: this process (the phones, APNs endpoint and client), the worker,
         the Temporal server, livekit-server and Postgres (with its per-connection backends)."""
-        return CpuMeter(
-            {
-                "bench_process": os.getpid(),
-                "worker": self.worker.pid,
-                "temporal": self.temporal.process.pid,
-                "livekit": self.livekit.process.pid,
-                "postgres": postmaster_pid(self.postgres.data_dir),
-            },
-            with_children=frozenset({"postgres"}),
-        )
+        pids = {
+            "bench_process": os.getpid(),
+            "worker": self.worker.pid,
+            "temporal": self.temporal.process.pid,
+            "livekit": self.livekit.process.pid,
+            "postgres": postmaster_pid(self.postgres.data_dir),
+        }
+        if self.agent is not None:
+            # Its main process only: a job process that exits in the window takes its CPU
+            # time with it, which would make a tree's figure go negative.
+            pids["agent_main_process"] = self.agent.process.pid
+        return CpuMeter(pids, with_children=frozenset({"postgres"}))
 
     def temporal_description(self) -> dict[str, Any]:
         return {
@@ -188,8 +241,15 @@ async def start_worker_process(worker_settings: dict[str, Any], log_path: Path) 
 
 
 @asynccontextmanager
-async def bench_stack(*, persistence: Persistence = "memory") -> AsyncIterator[BenchStack]:
-    """Start every part on loopback; stop them all (and delete their state) on exit."""
+async def bench_stack(
+    *,
+    persistence: Persistence = "memory",
+    agents: int = 0,
+    worker_overrides: dict[str, Any] | None = None,
+) -> AsyncIterator[BenchStack]:
+    """Start every part on loopback; stop them all (and delete their state) on exit. With
+    `agents` > 0 also the voice agent worker of that capacity and the webhook service.
+    `worker_overrides`: Settings fields the worker runs with instead of production's."""
     if persistence not in PERSISTENCE_NAMES:
         raise BenchSetupError(
             f"persistence is {persistence!r}: pass 'memory' (in-memory Temporal) or 'file' "
@@ -207,11 +267,15 @@ async def bench_stack(*, persistence: Persistence = "memory") -> AsyncIterator[B
         stack.callback(temporal.stop)
         apns = await start_local_apns(state_dir)
         stack.push_async_callback(apns.stop)
+        # Without agents the bench's phones signal the workflows themselves; with agents
+        # LiveKit's webhooks do, through the webhook service (as in production).
+        api_port = free_port() if agents else None
         livekit = await start_livekit(
             state_dir / "livekit",
             api_key="callflow-bench",
             api_secret=secrets.token_urlsafe(36),
-            webhook_urls=[],
+            webhook_urls=[f"http://127.0.0.1:{api_port}/livekit/webhook"] if api_port else [],
+            auto_create_rooms=not agents,  # a late answer must not re-open a closed room
             log_level="warn",
         )
         stack.callback(livekit.stop)
@@ -232,9 +296,16 @@ async def bench_stack(*, persistence: Persistence = "memory") -> AsyncIterator[B
             "state_dir": str(state_dir),
             "local_apns_host": apns.host,
             "local_apns_port": apns.port,
+            **(worker_overrides or {}),
         }
         worker = await start_worker_process(worker_settings, state_dir / "worker.log")
         stack.push_async_callback(worker.stop)
+        agent = None
+        if agents:
+            settings = Settings(_env_file=None, **worker_settings)  # type: ignore[call-arg]
+            await _serve_webhooks(stack, settings, client, records, api_port or free_port())
+            agent = await start_agent_process(settings, agents, state_dir / "agent.log")
+            stack.callback(agent.stop)
         yield BenchStack(
             state_dir=state_dir,
             postgres=postgres,
@@ -248,4 +319,21 @@ async def bench_stack(*, persistence: Persistence = "memory") -> AsyncIterator[B
             client=client,
             worker=worker,
             worker_settings=worker_settings,
+            agent=agent,
         )
+
+
+async def _serve_webhooks(
+    stack: AsyncExitStack,
+    settings: Settings,
+    client: Client,
+    records: PostgresRecords,
+    port: int,
+) -> None:
+    """The webhook + call API service as `serve-api` runs it, for LiveKit's webhooks."""
+    from callflow.runtime import build_service_app
+    from callflow.service import serve
+
+    app = await build_service_app(settings, stack, temporal=client, records=records)
+    api = await serve(app, port=port)
+    stack.push_async_callback(api.stop)

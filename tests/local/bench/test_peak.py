@@ -1,15 +1,30 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from callflow.local.bench.errors import BenchInputError
-from callflow.local.bench.peak import PeakOptions, count_pushes, human_summary, meets_targets
+from callflow.local.bench.peak import (
+    PeakOptions,
+    count_pushes,
+    human_summary,
+    meets_targets,
+    schedule_call_id,
+    schedule_due_time,
+    targets_for,
+)
 from callflow.local.bench.stats import percentile, summary_ms
 from callflow.local.phone.apns_endpoint import ReceivedPush
-from tests.local.bench.conftest import SMALL_PEAK_CALLS
+from tests.local.bench.conftest import (
+    SMALL_PEAK_CALLS,
+    SMALL_SCHEDULE_LEAD_S,
+    SMALL_SCHEDULED_CALLS,
+    TINY_AGENT_CALLS,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -132,3 +147,94 @@ def test_cli_offers_every_persistence_and_names_the_option_on_a_bad_one() -> Non
     result = CliRunner().invoke(main, ["bench", "peak", "--calls", "1", "--persistence", "disk"])
     assert result.exit_code == 2
     assert "--persistence" in result.output and "'disk' is not one of" in result.output
+
+
+def test_schedules_fire_every_call_once_at_its_local_time(
+    small_scheduled_peak: dict[str, Any],
+) -> None:
+    figures = small_scheduled_peak
+    assert figures["via"] == "schedules"
+    assert figures["calls"] == SMALL_SCHEDULED_CALLS
+    assert figures["lead_s"] == SMALL_SCHEDULE_LEAD_S
+    assert figures["calls_lost"] == 0
+    assert figures["pushes_duplicated"] == 0
+    assert figures["pushes_received"] == figures["records_written"] == SMALL_SCHEDULED_CALLS
+    assert figures["prepared_before_due"] == SMALL_SCHEDULED_CALLS
+    latency = figures["scheduled_to_push_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert latency["max"] == figures["all_pushes_sent_ms"] < 10_000
+    schedules = figures["schedules"]
+    # One schedule per user, each started its call once, and all were deleted at the end.
+    assert schedules["created"] == schedules["workflows_started"] == SMALL_SCHEDULED_CALLS
+    assert schedules["deleted"] == SMALL_SCHEDULED_CALLS
+    # The due time is the schedules' local time (whole minutes), their firing the lead before.
+    due = datetime.fromisoformat(figures["due_at"])
+    fired = datetime.fromisoformat(schedules["fired_at"])
+    assert due.second == 0 and (due - fired).total_seconds() == SMALL_SCHEDULE_LEAD_S
+    assert (
+        due.astimezone(ZoneInfo(schedules["time_zone"])).strftime("%H:%M")
+        == (schedules["local_time"])
+    )
+    assert figures["start_phase_s"] >= 0 and figures["workflows_started_per_s"] is not None
+    for name in ("worker_cpu_s", "cpu_s_from_due_to_last_push", "history_events_per_call"):
+        assert figures[name], name
+    assert json.loads(json.dumps(figures)) == figures
+    assert f"{SMALL_SCHEDULED_CALLS} calls due at once (schedules)" in human_summary(figures)
+
+
+def test_direct_runs_name_their_path(small_peak: dict[str, Any]) -> None:
+    assert small_peak["via"] == "direct"
+    assert "schedules" not in small_peak
+    assert small_peak["targets"] == {"all_pushes_sent_ms": 10_000, "p99_ms": 5_000}
+
+
+def test_the_schedules_lead_is_production_s_unless_given() -> None:
+    from callflow.schedules.manager import DEFAULT_LEAD_S
+
+    assert PeakOptions(calls=10, via="schedules").effective_lead_s() == DEFAULT_LEAD_S
+    assert PeakOptions(calls=10, via="schedules", lead_s=20).effective_lead_s() == 20
+    with pytest.raises(BenchInputError, match="via"):
+        PeakOptions(calls=10, via="cron").validate()  # type: ignore[arg-type]
+    with pytest.raises(BenchInputError, match="lead_s"):
+        PeakOptions(calls=10, via="schedules", lead_s=20.5).validate()
+
+
+def test_schedule_due_times_are_whole_minutes_after_the_creation() -> None:
+    now = datetime(2026, 12, 1, 7, 58, 30, tzinfo=UTC).timestamp()
+    due = schedule_due_time(now, 300, 40)
+    assert due == datetime(2026, 12, 1, 8, 5, tzinfo=UTC)
+    fire = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert schedule_call_id("user-a", fire) == "sched-user-a-2026-12-01T08:00:00Z"
+
+
+def test_bigger_peaks_have_the_5000_call_target() -> None:
+    assert targets_for(5000) == {"all_pushes_sent_ms": 10_000, "p99_ms": 8_000}
+    figures = {
+        "calls": 5000,
+        "all_pushes_sent_ms": 9000.0,
+        "scheduled_to_push_ms": {"p99": 7000.0},
+        "calls_lost": 0,
+        "pushes_duplicated": 0,
+    }
+    assert meets_targets(figures)
+    assert not meets_targets({**figures, "calls": 1000})
+
+
+def test_agent_runs_report_the_agent_figures(tiny_agent_peak: dict[str, Any]) -> None:
+    figures = tiny_agent_peak
+    assert figures["via"] == "direct" and figures["agents"] == 1
+    assert figures["calls"] == TINY_AGENT_CALLS
+    assert figures["calls_lost"] == 0
+    assert figures["pushes_duplicated"] == 0
+    # Every call rang only once it held the one agent slot, and the agent greeted each.
+    assert figures["calls_rung_without_agent"] == 0
+    assert figures["calls_with_first_audio"] == TINY_AGENT_CALLS
+    for name in ("first_audio_ms", "wait_for_agent_ms", "slot_held_after_due_ms"):
+        spread = figures[name]
+        assert 0 <= spread["p50"] <= spread["p95"] <= spread["max"], name
+    # Capacity 1: the second call waited for the first one's slot.
+    assert figures["wait_for_agent_ms"]["max"] > 1000
+    assert figures["slot_held_after_due_ms"]["max"] > 1000
+    assert figures["scheduled_to_push_ms"] and figures["all_pushes_sent_ms"]
+    assert figures["targets"]["first_audio_p95_ms"] == 1000
+    assert "agent capacity 1" in human_summary(figures)
