@@ -10,6 +10,7 @@ import time
 
 from livekit import rtc
 from livekit.agents import AgentSession, room_io, utils
+from livekit.agents.voice.turn import TurnHandlingOptions
 
 from agent.call_agent import CallAgent
 from agent.device_client import DeviceClient
@@ -72,9 +73,11 @@ async def run_call(
         llm=providers.llm,
         tts=providers.tts,
         vad=providers.vad,
-        turn_handling={"turn_detection": providers.turn_detection}
+        turn_handling=TurnHandlingOptions(
+            turn_detection=providers.turn_detection, endpointing=providers.endpointing
+        )
         if providers.turn_detection is not None
-        else {},
+        else TurnHandlingOptions(endpointing=providers.endpointing),
         user_away_timeout=None,
     )
     tracker.attach(session)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from livekit.agents import inference, llm, stt, tts, vad
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice.turn import TurnDetectionMode
+from livekit.agents.voice.turn import EndpointingOptions, TurnDetectionMode
 
 from agent.offline.llm import ScriptedLLM
 from agent.offline.script import ConversationScript
@@ -24,6 +24,16 @@ logger = logging.getLogger("callflow.agent.providers")
 
 VAD_NAME = "silero VAD (bundled model)"
 TURN_DETECTOR_NAME = "livekit turn-detector-v1-mini (local)"
+SCRIPTED_TURN_NAME = "VAD end of speech (offline: each scripted line is a whole turn)"
+
+# With the turn detector (real speech): livekit-agents' own defaults for a streaming detector,
+# stated here so a change of theirs shows up as a change of ours. A confident "turn over"
+# commits 0.3 s after the user's speech ends; an unsure one waits up to 2.5 s, so a user who
+# pauses mid-thought is not cut off.
+DETECTOR_ENDPOINTING: EndpointingOptions = {"mode": "fixed", "min_delay": 0.3, "max_delay": 2.5}
+# Offline: the turn ends when VAD hears the line end (silero's 0.55 s of silence); the delay
+# counts from the end of speech, so 0.3 s has passed by then and adds nothing.
+SCRIPTED_ENDPOINTING: EndpointingOptions = {"mode": "fixed", "min_delay": 0.3, "max_delay": 0.3}
 
 
 @dataclass
@@ -34,6 +44,9 @@ class Providers:
     vad: vad.VAD
     turn_detection: TurnDetectionMode | None
     names: dict[str, str] = field(default_factory=dict)
+    endpointing: EndpointingOptions = field(
+        default_factory=lambda: EndpointingOptions(**DETECTOR_ENDPOINTING)
+    )
 
 
 def load_vad() -> vad.VAD:
@@ -173,6 +186,25 @@ def build_turn_detector() -> TurnDetectionMode:
     return inference.TurnDetector(version="v1-mini")
 
 
+def build_turn_detection(
+    stt_engine: stt.STT,
+) -> tuple[TurnDetectionMode, EndpointingOptions, str]:
+    """How the end of the user's turn is decided: (mode, endpointing, name).
+
+    The turn detector (v1-mini) is an *audio* model: at 200 ms of silence it scores the last
+    1.2 s of the user's voice for a finished-sounding end. On a person's speech that is what
+    it was trained for, so real STT keeps it. The offline phone speaks espeak-ng, a formant
+    voice without a natural final fall: the model scores its script lines 0.10-0.46, mostly
+    under English's 0.36 "unlikely" threshold, so every offline turn waited the 2.5 s maximum.
+    With the scripted STT the turn boundary is known instead: the phone says one whole line
+    per turn, and the STT turns each VAD utterance into exactly that line, so VAD's end of
+    speech is the end of the turn.
+    """
+    if isinstance(stt_engine, ScriptedSTT):
+        return "vad", EndpointingOptions(**SCRIPTED_ENDPOINTING), SCRIPTED_TURN_NAME
+    return build_turn_detector(), EndpointingOptions(**DETECTOR_ENDPOINTING), TURN_DETECTOR_NAME
+
+
 def build_providers(
     settings: Settings,
     script: ConversationScript,
@@ -184,13 +216,20 @@ def build_providers(
     stt_engine, stt_name = build_stt(settings, script, vad_model)
     llm_engine, llm_name = build_llm(settings)
     tts_engine, tts_name = build_tts(settings)
-    detector = turn_detection if turn_detection is not None else build_turn_detector()
+    if turn_detection is not None:
+        detector, endpointing, turn_name = (
+            turn_detection,
+            EndpointingOptions(**DETECTOR_ENDPOINTING),
+            "custom",
+        )
+    else:
+        detector, endpointing, turn_name = build_turn_detection(stt_engine)
     names = {
         "stt": stt_name,
         "llm": llm_name,
         "tts": tts_name,
         "vad": VAD_NAME,
-        "turn_detection": TURN_DETECTOR_NAME if turn_detection is None else "custom",
+        "turn_detection": turn_name,
     }
     logger.info("agent providers: %s", names)
-    return Providers(stt_engine, llm_engine, tts_engine, vad_model, detector, names)
+    return Providers(stt_engine, llm_engine, tts_engine, vad_model, detector, names, endpointing)

@@ -9,6 +9,7 @@ v1-mini weights ship in livekit-local-inference).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import math
 import os
@@ -18,7 +19,7 @@ import uuid
 import warnings
 from contextlib import AsyncExitStack
 
-from livekit.agents import AgentServer, JobContext, JobProcess, cli
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 
 from agent.call_session import PhoneNeverJoined, run_call
 from agent.errors import AgentError
@@ -82,16 +83,79 @@ def no_reported_load() -> float:
     return 0.0
 
 
+# Where each call runs. A process per call, measured against a thread per call with
+# `callflow bench agent` (offline providers, 2 cores): threads take less memory per extra
+# concurrent call (~15-20 MB against ~65 MB of PSS: the job processes share the forkserver's
+# pages copy-on-write), but no less CPU (5.9-6.1 against 5.5-5.7 CPU-s per call-minute) and
+# every call's Python shares one GIL: at 10 calls the turn latency p95 was 5.9 s with threads,
+# 0.8 s with processes. Both are within the memory budget (150 MB a call), so CPU, latency and
+# crash isolation decide: a call that crashes or leaks in its process takes no other call down.
+# CALLFLOW_AGENT_JOB_EXECUTOR=thread|process overrides it (for measuring, or a memory-bound host).
+JOB_EXECUTOR_ENV = "CALLFLOW_AGENT_JOB_EXECUTOR"
+DEFAULT_JOB_EXECUTOR = JobExecutorType.PROCESS
+# Imported once in the forkserver, so each job process starts with them (copy-on-write shared)
+# instead of importing ~2 CPU-s of modules itself: what `entrypoint` and `prewarm` import.
+JOB_PRELOAD_MODULES = [
+    "agent.worker",
+    "livekit.plugins.silero",
+    "temporalio.service",
+    "callflow.temporal_client",
+]
+
+
+def plugin_modules(settings: Settings) -> list[str]:
+    """The livekit plugins the calls use: silero always, a provider's once its key is set."""
+    modules = ["livekit.plugins.silero"]
+    if settings.openai_api_key:
+        modules.append("livekit.plugins.openai")
+    if settings.anthropic_api_key:
+        modules.append("livekit.plugins.anthropic")
+    if settings.cartesia_api_key:
+        modules.append("livekit.plugins.cartesia")
+    return modules
+
+
+def import_plugins(settings: Settings) -> None:
+    """livekit registers a plugin only on the main thread: imported first inside a job thread
+    (the thread executor) it raises. Imported here they also reach the forkserver's preload."""
+    for module in plugin_modules(settings):
+        importlib.import_module(module)
+
+
+def job_executor_type(settings: Settings) -> JobExecutorType:
+    """A process per call (the default) or a thread per call in the worker process."""
+    name = getattr(settings, "agent_job_executor", None) or os.environ.get(JOB_EXECUTOR_ENV)
+    if not name:
+        return DEFAULT_JOB_EXECUTOR
+    try:
+        return JobExecutorType(str(name).strip().lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"{JOB_EXECUTOR_ENV} is {name!r}: use 'process' (a process per call) or 'thread'"
+        ) from None
+
+
+def warm_executors(settings: Settings) -> int:
+    """Job processes (or threads) kept started and prewarmed ahead of calls: the worker's
+    capacity, so a burst of that many calls never waits for a cold start (~2-5 s on a busy
+    machine); `agent_idle_processes` when it asks for more."""
+    capacity = int(getattr(settings, "agent_capacity", 0) or 0)
+    return max(capacity, settings.agent_idle_processes)
+
+
 def build_server(settings: Settings) -> AgentServer:
     """The agent server: `entrypoint` as its one rtc session, explicitly dispatched by
     `settings.agent_name`, with `prewarm` run in every job process before a call arrives."""
+    import_plugins(settings)
     server = AgentServer(
+        job_executor_type=job_executor_type(settings),
+        preload_modules=list(JOB_PRELOAD_MODULES),
         setup_fnc=prewarm,
         # With a finite threshold (production) keep livekit's CPU-based load (None is its
         # default): that is the back-pressure wanted there.
         load_fnc=no_reported_load if math.isinf(settings.agent_load_threshold) else None,
         load_threshold=settings.agent_load_threshold,
-        num_idle_processes=settings.agent_idle_processes,
+        num_idle_processes=warm_executors(settings),
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret.get_secret_value(),

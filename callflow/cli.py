@@ -133,21 +133,44 @@ def bench() -> None:
     show_default=True,
     help="the Temporal dev server's store: in memory or a SQLite file",
 )
-def bench_peak(n_calls: int, json_output: bool, persistence: str) -> None:
+@click.option(
+    "--via",
+    type=click.Choice(["direct", "schedules"]),
+    default="direct",
+    show_default=True,
+    help="start the calls directly, or from one Temporal Schedule per user firing "
+    "production's lead (300 s) ahead of the due time",
+)
+@click.option(
+    "--agents",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="0: no agent (phones answer without media); C: a voice agent worker of capacity C, "
+    "calls hold an agent slot before ringing, phones join LiveKit and talk",
+)
+def bench_peak(n_calls: int, json_output: bool, persistence: str, via: str, agents: int) -> None:
     """N calls due in the same minute: how fast every phone rings."""
     from callflow.local.bench.peak import main as peak_main
 
-    sys.exit(peak_main(n_calls, json_output, persistence))  # type: ignore[arg-type]
+    sys.exit(peak_main(n_calls, json_output, persistence, via, agents))  # type: ignore[arg-type]
 
 
 @bench.command("agent")
 @click.option("--calls", "n_calls", type=int, default=5, show_default=True)
+@click.option(
+    "--concurrent", type=int, default=1, show_default=True, help="calls in progress at once"
+)
+@click.option(
+    "--agent-workers", type=int, default=1, show_default=True, help="agent worker processes"
+)
 @click.option("--json", "json_output", is_flag=True, help="print the JSON line")
-def bench_agent(n_calls: int, json_output: bool) -> None:
-    """N calls with the voice agent: first-audio latency and our per-turn overhead."""
+def bench_agent(n_calls: int, concurrent: int, agent_workers: int, json_output: bool) -> None:
+    """M calls with the voice agent, N at a time: first audio, turn latency, audio gaps, and
+    the agent's memory and CPU per call."""
     from callflow.local.bench.agent import main as agent_main
 
-    sys.exit(agent_main(n_calls, json_output))
+    sys.exit(agent_main(n_calls, json_output, concurrent=concurrent, agent_workers=agent_workers))
 
 
 @main.group("eval")

@@ -97,6 +97,9 @@ async def test_offline_call_end_to_end(livekit_server: LocalLiveKit) -> None:
     assert len(report.turn_latencies) == len(agent_lines)
     replies = report.turn_latencies[1:]  # the greeting follows no user turn
     assert any(lat.end_of_utterance_ms > 0 for lat in replies)
+    # VAD's end of speech ends an offline turn: no 2.5 s wait for an unsure turn detector.
+    answered = [lat for lat in replies if lat.total_ms is not None]
+    assert answered and max(lat.end_of_utterance_ms for lat in answered) < 1_500
     assert all(lat.tts_ttfb_ms > 0 for lat in report.turn_latencies)
     print("\nfirst audio (agent side) ms:", round(ready[0].first_audio_ms))
     print("first audio (phone side) ms:", round(heard_after_s * 1000))

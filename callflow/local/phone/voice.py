@@ -3,7 +3,9 @@
 - `Microphone` keeps the published track live (silence between lines, as a real open mic
   does, so the agent's VAD sees each utterance end) and speaks espeak-ng lines at real-time pace.
 - `AgentListener` subscribes to the agent's audio track and notes when its voice starts and
-  stops (first non-silent frame = the "first agent audio" the benchmark measures).
+  stops (first non-silent frame = the "first agent audio" the benchmark measures), and every
+  silence between two voiced frames of one agent turn (`pauses_s`), timed on the stream's own
+  sample clock, so a stall of the phone's event loop is not mistaken for one of the agent.
 - `converse` drives the offline script: wait until the agent has spoken and gone quiet, say the
   next line; after the last line, wait for the agent's goodbye turn and hang up. The goodbye is
   known from the script position (the turn after the phone's last line), not from transcripts.
@@ -85,11 +87,34 @@ class AgentListener:
     """Hears the agent participant's audio track."""
 
     room: rtc.Room
+    # Silence this long ends an agent turn (the phone then speaks): shorter ones are pauses.
+    turn_silence_s: float = 1.2
     first_voice_at: float | None = None  # unix seconds
     last_voice_at: float | None = None  # monotonic
     voice_frames: int = 0
+    # Each silence between two voiced frames of one agent turn, in seconds of received audio.
+    pauses_s: list[float] = field(default_factory=list)
+    _stream_s: float = 0.0  # audio received so far (the stream's sample clock)
+    _last_voiced_end_s: float | None = None
     _heard: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def gaps(self, over_s: float) -> int:
+        """Silences inside the agent's turns longer than `over_s`."""
+        return sum(p > over_s for p in self.pauses_s)
+
+    def note_frame(self, samples: np.ndarray, duration_s: float) -> bool:
+        """Account one received frame; True when it is voiced."""
+        start = self._stream_s
+        self._stream_s += duration_s
+        if not (samples.size and int(np.abs(samples).max()) >= VOICE_PEAK):
+            return False
+        if self._last_voiced_end_s is not None:
+            silence = start - self._last_voiced_end_s
+            if 0 < silence < self.turn_silence_s:
+                self.pauses_s.append(silence)
+        self._last_voiced_end_s = self._stream_s
+        return True
 
     def start(self) -> None:
         self.room.on("track_subscribed", self._on_track)
@@ -111,11 +136,16 @@ class AgentListener:
         task.add_done_callback(self._tasks.discard)
 
     async def _listen(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=NUM_CHANNELS)
+        # 20 ms frames, not the default 10: half the Python work per phone (a bench runs many
+        # phones in one process), and still 5 frames to each 100 ms the gap count resolves.
+        stream = rtc.AudioStream(
+            track, sample_rate=SAMPLE_RATE, num_channels=NUM_CHANNELS, frame_size_ms=FRAME_MS
+        )
         try:
             async for event in stream:
-                samples = np.frombuffer(event.frame.data, dtype=np.int16)
-                if samples.size and int(np.abs(samples).max()) >= VOICE_PEAK:
+                frame = event.frame
+                samples = np.frombuffer(frame.data, dtype=np.int16)
+                if self.note_frame(samples, frame.samples_per_channel / frame.sample_rate):
                     if self.first_voice_at is None:
                         self.first_voice_at = time.time()
                     self.last_voice_at = time.monotonic()
@@ -158,6 +188,8 @@ class ConversationLog:
     lines_spoken: list[str] = field(default_factory=list)
     agent_turns: int = 0
     first_agent_audio_at: float | None = None
+    # The silences inside the agent's turns as the phone heard them (AgentListener.pauses_s).
+    agent_pauses_s: list[float] = field(default_factory=list)
 
 
 async def converse(
@@ -174,7 +206,9 @@ async def converse(
     script = script or script_from_room(room)
     convo = log_to or ConversationLog()
     mic = Microphone(call.microphone)
-    listener = AgentListener(room)
+    listener = AgentListener(room, turn_silence_s=silence_s)
+    # The same list: the log shows the pauses heard so far, even of a call cut short.
+    listener.pauses_s = convo.agent_pauses_s
     listener.start()
     pump = asyncio.create_task(mic.run(), name="phone-mic")
     try:
