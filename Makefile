@@ -9,11 +9,12 @@ PYTEST_ARGS ?=
 
 install: system-packages python-packages livekit-server
 
-# espeak-ng speaks the offline TTS and the phone simulator's lines; sox converts audio.
+# espeak-ng speaks the offline TTS and the phone simulator's lines; sox converts audio;
+# chromium (headless) lets the tests look at the Temporal UI and the report's page.
 system-packages:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; \
-	  else echo "install espeak-ng and sox (apt-get install espeak-ng sox)"; exit 1; fi; fi
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox chromium >/dev/null; \
+	  else echo "install espeak-ng, sox and chromium (apt-get install espeak-ng sox chromium)"; exit 1; fi; fi
 
 python-packages:
 	@command -v uv >/dev/null || [ -x "$(UV)" ] || python3 -m pip install --quiet uv
