@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any, Literal
 
-from livekit.agents import Agent, RunContext, function_tool
+from livekit.agents import Agent, RunContext, function_tool, llm
 from livekit.agents.llm import ToolError
 
 from agent.device_client import (
@@ -24,6 +24,7 @@ from agent.device_client import (
     DeviceClient,
 )
 from agent.errors import DeviceError
+from agent.greeting import PreparedGreeting, prepare_greeting
 from agent.instructions import build_instructions
 from workflows.agent_job import AgentJob
 
@@ -47,11 +48,33 @@ class CallAgent(Agent):
 
     async def on_enter(self) -> None:
         # Greet the moment the phone is in the room (the session may start before it joins);
-        # the instructions make the first question the one about due commitments.
-        if self._phone_present is not None:
-            await self._phone_present
+        # the instructions make the first question the one about due commitments. The line and
+        # its audio are prepared while the phone rings (agent/greeting.py).
+        preparing: asyncio.Task[PreparedGreeting | None] | None = None
         if self._greet:
+            model = self.session.llm
+            preparing = asyncio.create_task(
+                prepare_greeting(
+                    model if isinstance(model, llm.LLM) else None,
+                    self.session.tts,
+                    self.chat_ctx,
+                    llm.ToolContext(self.tools).flatten(),
+                ),
+                name="prepare-greeting",
+            )
+        try:
+            if self._phone_present is not None:
+                await self._phone_present
+            greeting = await preparing if preparing is not None else None
+        finally:
+            if preparing is not None and not preparing.done():
+                preparing.cancel()
+        if not self._greet:
+            return
+        if greeting is None:
             self.session.generate_reply()
+        else:
+            self.session.say(greeting.text, audio=greeting.audio(), add_to_chat_ctx=True)
 
     async def _device(self, method: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
