@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from callflow.ports import RecordsStore
+from callflow.service.auth import Authenticator
+from callflow.service.call_cap import CallCap
 from callflow.service.workflow_gateway import ClientFactory
 from callflow.settings import Settings
 
@@ -24,6 +26,10 @@ class ServiceDeps:
     livekit_api_secret: str | None = None
     temporal_budget_s: float = 5.0  # per Temporal call; past it the service answers 503
     seen_event_capacity: int = 4096
+    # Default: built from the settings (CALLFLOW_API_KEYS, the LiveKit key, SUPABASE_JWT_SECRET).
+    authenticator: Authenticator | None = None
+    # The per-user cap's store; None leaves POST /calls uncapped (`build_service_app` sets it).
+    call_cap: CallCap | None = None
 
     def livekit_credentials(self) -> tuple[str, str]:
         key = self.livekit_api_key or self.settings.livekit_api_key

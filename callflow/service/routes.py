@@ -9,20 +9,30 @@ import dataclasses
 import logging
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from callflow.call_inputs import call_input_from
-from callflow.ports import RecordsStore
+from callflow.ports import RecordingRecords, RecordsStore
+from callflow.service.auth import Authenticator, Scope
+from callflow.service.call_cap import CallCap, CallCapError, enforce
 from callflow.service.call_requests import (
     CancelCallRequest,
     DeclineCallRequest,
     StartCallRequest,
+    path_id,
 )
-from callflow.service.errors import CallConflict, CallNotFound, RecordsUnavailable, UserNotFound
+from callflow.service.errors import (
+    CallConflict,
+    CallNotFound,
+    RecordsUnavailable,
+    ServiceError,
+    UserNotFound,
+)
 from callflow.service.livekit_webhook import Ignored, WebhookVerifier, signal_for
+from callflow.service.recording_consent import RecordingConsentRequest
 from callflow.service.seen_events import SeenEvents
 from callflow.service.workflow_gateway import CallWorkflows
 from callflow.settings import Settings
@@ -48,12 +58,16 @@ class ServiceRoutes:
         settings: Settings,
         verifier: WebhookVerifier,
         seen: SeenEvents,
+        auth: Authenticator,
+        cap: CallCap | None = None,
     ) -> None:
         self.workflows = workflows
         self.records = records
         self.settings = settings
         self.verifier = verifier
         self.seen = seen
+        self.auth = auth
+        self.cap = cap
 
     async def healthz(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -63,7 +77,7 @@ class ServiceRoutes:
     async def livekit_webhook(self, request: Request) -> JSONResponse:
         body = await request.body()  # raw bytes: the signature covers them exactly
         event = self.verifier.verify(body, request.headers.get("authorization"))
-        decision = signal_for(event)
+        decision = signal_for(event, max_age_s=self.settings.livekit_webhook_max_age_s)
         if isinstance(decision, Ignored):
             log.info("webhook %s %s ignored: %s", event.event, event.id, decision.reason)
             return JSONResponse({"status": "ignored", "reason": decision.reason})
@@ -94,6 +108,7 @@ class ServiceRoutes:
     # --- calls -----------------------------------------------------------------------------
 
     async def start_call(self, request: Request) -> JSONResponse:
+        self.auth.require(request, Scope.CALLS_WRITE)
         req = StartCallRequest.parse(
             await request.body(),
             header_key=request.headers.get("idempotency-key"),
@@ -106,7 +121,14 @@ class ServiceRoutes:
                 field="user_id",
             )
         call_id = req.call_id()
-        created = await self.workflows.start(self._call_input(call_id, req))
+        if self.cap is not None:
+            await enforce(self.cap, req.user_id, call_id, limit=self.settings.call_cap_per_day)
+        try:
+            created = await self.workflows.start(self._call_input(call_id, req))
+        except ServiceError:
+            if self.cap is not None:  # the call never started: its place is given back
+                await self._give_back(call_id)
+            raise
         log.info(
             "call %s for user %s %s",
             call_id,
@@ -119,13 +141,15 @@ class ServiceRoutes:
         return JSONResponse(ref, status_code=201 if created else 200)
 
     async def call_status(self, request: Request) -> JSONResponse:
-        call_id = request.path_params["call_id"]
+        self.auth.require(request, Scope.CALLS_READ)
+        call_id = path_id(request.path_params, "call_id")
         status = await self.workflows.status(call_id)
         return JSONResponse(dataclasses.asdict(status))
 
     async def call_record(self, request: Request) -> JSONResponse:
         """The saved record of a finished call (404 while the call runs or if unknown)."""
-        call_id = request.path_params["call_id"]
+        self.auth.require(request, Scope.CALLS_READ)
+        call_id = path_id(request.path_params, "call_id")
         record = await self._read_records("reading a call record", self.records.get_call(call_id))
         if record is None:
             raise CallNotFound(
@@ -136,7 +160,8 @@ class ServiceRoutes:
         return JSONResponse(dataclasses.asdict(record))
 
     async def decline_call(self, request: Request) -> JSONResponse:
-        call_id = request.path_params["call_id"]
+        call_id = path_id(request.path_params, "call_id")
+        await self.auth.require_decline(request, call_id, self._call_owner)
         req = DeclineCallRequest.parse(
             await request.body(), idempotency_key=request.headers.get("idempotency-key")
         )
@@ -151,14 +176,43 @@ class ServiceRoutes:
         )
 
     async def cancel_call(self, request: Request) -> JSONResponse:
-        call_id = request.path_params["call_id"]
+        self.auth.require(request, Scope.OPERATOR)
+        call_id = path_id(request.path_params, "call_id")
         req = CancelCallRequest.parse(await request.body())
         accepted = await self.workflows.cancel(
             call_id, CancelRequest(reason=req.reason, requested_by=req.requested_by)
         )
         return JSONResponse(dataclasses.asdict(accepted))
 
+    # --- users -----------------------------------------------------------------------------
+
+    async def put_recording_consent(self, request: Request) -> JSONResponse:
+        """The user's recording consent (docs/recordings.md), set by the app backend."""
+        self.auth.require(request, Scope.SCHEDULES_WRITE)  # the app's per-user settings
+        user_id = path_id(request.path_params, "user_id")
+        req = RecordingConsentRequest.parse(await request.body())
+        # Both records adapters implement the recordings' side of the port.
+        records = cast(RecordingRecords, self.records)
+        found = await self._read_records(
+            "setting recording consent", records.set_recording_consent(user_id, req.consent)
+        )
+        if not found:
+            raise UserNotFound(f"no user {user_id!r} in the records store", field="user_id")
+        log.info("user %s recording consent %s", user_id, "on" if req.consent else "off")
+        return JSONResponse({"user_id": user_id, "recording_consent": req.consent})
+
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _call_owner(self, call_id: str) -> str:
+        """The call's user, from the workflow's `status` query (404 for an unknown call)."""
+        return (await self.workflows.status(call_id)).user_id
+
+    async def _give_back(self, call_id: str) -> None:
+        assert self.cap is not None
+        try:
+            await self.cap.release(call_id)
+        except CallCapError as e:  # the original failure is the one to report
+            log.warning("could not give back call %s's place in the cap: %s", call_id, e)
 
     async def _read_records(self, doing: str, read: Awaitable[T]) -> T:
         try:

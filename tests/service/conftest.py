@@ -20,6 +20,7 @@ from callflow.local.stack.temporal import DevServer
 from callflow.models import User
 from callflow.records.postgres import PostgresRecords
 from callflow.service import RunningServer, ServiceDeps, create_app, serve
+from callflow.service.auth import ALL_SCOPES, api_key_entry, new_api_key
 from callflow.settings import Settings
 from tests.service.recording_workflow import RecordingCallWorkflow
 
@@ -27,12 +28,27 @@ LIVEKIT_KEY = "service-test-key"
 LIVEKIT_SECRET = "service-test-secret-0123456789abcdef"
 KNOWN_USER = "user-ada"
 TASK_QUEUE = "service-test"
+# One key per scope, and one with them all (the tests' default client sends that one).
+SCOPED_KEYS = {scope: new_api_key() for scope in sorted(ALL_SCOPES)}
+FULL_KEY = new_api_key()
+API_KEYS_SETTING = ",".join(
+    [api_key_entry("all", FULL_KEY, ALL_SCOPES)]
+    + [
+        api_key_entry(f"only-{n}", key, [scope])
+        for n, (scope, key) in enumerate(SCOPED_KEYS.items())
+    ]
+)
+
+
+def auth_headers(key: str = FULL_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def service_settings(ui_url: str = "http://127.0.0.1:8233") -> Settings:
     return Settings(
         task_queue=TASK_QUEUE,
         temporal_ui_url=ui_url,
+        api_keys=SecretStr(API_KEYS_SETTING),
         LIVEKIT_API_KEY=LIVEKIT_KEY,
         LIVEKIT_API_SECRET=SecretStr(LIVEKIT_SECRET),
         join_timeout_s=12.5,
@@ -67,7 +83,7 @@ async def stack(
     app = create_app(ServiceDeps(temporal=temporal_client, records=records, settings=settings))
     async with Worker(temporal_client, task_queue=TASK_QUEUE, workflows=[RecordingCallWorkflow]):
         server = await serve(app, "127.0.0.1", 0)
-        http = httpx.AsyncClient(base_url=server.url, timeout=10)
+        http = httpx.AsyncClient(base_url=server.url, timeout=10, headers=auth_headers())
         try:
             yield Stack(temporal_dev_server, temporal_client, records, settings, server, http)
         finally:

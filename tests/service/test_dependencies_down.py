@@ -14,7 +14,7 @@ from callflow.local.stack.postgres import LocalPostgres
 from callflow.local.stack.temporal import free_port, start_dev_server
 from callflow.records.postgres import PostgresRecords
 from callflow.service import ServiceDeps, create_app
-from tests.service.conftest import KNOWN_USER, Stack, service_settings
+from tests.service.conftest import KNOWN_USER, Stack, auth_headers, service_settings
 from tests.service.livekit_signing import event_body, signed_headers
 from workflows.messages import CallInput, room_name_for, workflow_id_for
 
@@ -23,7 +23,9 @@ BUDGET_S = 1.0
 
 def asgi_client(app: object) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://service.test")
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://service.test", headers=auth_headers()
+    )
 
 
 async def test_temporal_gone_after_startup_is_503_with_retry_after(
