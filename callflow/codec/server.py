@@ -11,10 +11,11 @@ it straight from the Temporal UI, hence CORS for that one origin.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import httpx
 import uvicorn
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -28,10 +29,13 @@ from temporalio.api.common.v1 import Payload, Payloads
 from callflow.codec.codec import EncryptionCodec
 from callflow.codec.converter import build_codec
 from callflow.codec.errors import CodecConfigError, CodecError, CodecRequestError
+from callflow.codec.ui_gateway import CODEC_PATH, UiGateway
 from callflow.settings import Settings
+from callflow.strict_json import NotJson, StrictJsonError, loads_strict
 
 log = logging.getLogger(__name__)
 
+_PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 
@@ -42,9 +46,11 @@ def _authorized(request: Request, token: str) -> bool:
 
 def _parse_payloads(body: bytes) -> Payloads:
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = loads_strict(body)
+    except NotJson:
         raise CodecRequestError('body is not JSON: send {"payloads": [...]}') from None
+    except StrictJsonError as e:
+        raise CodecRequestError(f'{e.message}: send {{"payloads": [...]}}') from None
     if not isinstance(document, dict) or not isinstance(document.get("payloads"), list):
         raise CodecRequestError('body must be an object with a "payloads" list')
     try:
@@ -55,8 +61,21 @@ def _parse_payloads(body: bytes) -> Payloads:
         ) from None
 
 
-def create_app(codec: EncryptionCodec, token: str, ui_origin: str) -> Starlette:
-    """The ASGI app; `ui_origin` is the Temporal UI's origin (CALLFLOW_TEMPORAL_UI_URL)."""
+def create_app(
+    codec: EncryptionCodec,
+    token: str,
+    ui_origin: str,
+    ui_upstream: str | None = None,
+    *,
+    ui_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The ASGI app; `ui_origin` is the Temporal UI's origin (CALLFLOW_TEMPORAL_UI_URL).
+
+    With `ui_upstream` (CALLFLOW_CODEC_UI_UPSTREAM) it also serves that Temporal UI on its own
+    origin, with the codec under `/codec` accepting the operator's session cookie besides the
+    bearer token (`ui_gateway.py` says why).
+    """
+    gateway = UiGateway(ui_upstream, token, ui_transport) if ui_upstream else None
     if not token:
         raise CodecConfigError(
             "CALLFLOW_CODEC_SERVER_TOKEN is unset: the codec server decrypts whatever it is "
@@ -65,9 +84,13 @@ def create_app(codec: EncryptionCodec, token: str, ui_origin: str) -> Starlette:
 
     def endpoint(transform: Transform) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            if not _authorized(request, token):
+            signed_in = gateway is not None and gateway.signed_in(request)
+            if not (_authorized(request, token) or signed_in):
                 return JSONResponse(
-                    {"error": "missing or wrong bearer token (header Authorization)"},
+                    {
+                        "error": "missing or wrong bearer token (header Authorization)"
+                        + (f"; in a browser, sign in at {CODEC_PATH}/login" if gateway else "")
+                    },
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
@@ -90,12 +113,24 @@ def create_app(codec: EncryptionCodec, token: str, ui_origin: str) -> Starlette:
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True, "key_ids": codec.key_ids})
 
+    routes = [
+        Route("/encode", endpoint(codec.encode), methods=["POST"]),
+        Route("/decode", endpoint(codec.decode), methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    if gateway is not None:
+        routes += [
+            Route(f"{CODEC_PATH}/encode", endpoint(codec.encode), methods=["POST"]),
+            Route(f"{CODEC_PATH}/decode", endpoint(codec.decode), methods=["POST"]),
+            Route(f"{CODEC_PATH}/login", gateway.login_form, methods=["GET"]),
+            Route(f"{CODEC_PATH}/login", gateway.login, methods=["POST"]),
+            Route(f"{CODEC_PATH}/logout", gateway.logout, methods=["POST"]),
+            # Last: everything else is the Temporal UI.
+            Route("/{path:path}", gateway.proxy, methods=_PROXIED_METHODS),
+        ]
     return Starlette(
-        routes=[
-            Route("/encode", endpoint(codec.encode), methods=["POST"]),
-            Route("/decode", endpoint(codec.decode), methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
-        ],
+        routes=routes,
+        lifespan=_closing(gateway),
         middleware=[
             Middleware(
                 CORSMiddleware,
@@ -108,10 +143,22 @@ def create_app(codec: EncryptionCodec, token: str, ui_origin: str) -> Starlette:
     )
 
 
+def _closing(gateway: UiGateway | None) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if gateway is not None:
+                await gateway.aclose()
+
+    return lifespan
+
+
 def app_from_settings(settings: Settings) -> Starlette:
     codec = build_codec(settings)
     token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else ""
-    return create_app(codec, token, settings.temporal_ui_url)
+    return create_app(codec, token, settings.temporal_ui_url, settings.codec_ui_upstream)
 
 
 def codec_server(

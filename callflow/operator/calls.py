@@ -36,13 +36,25 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 class CallRow:
     workflow_id: str
     call_id: str
-    status: str  # Temporal's execution status: RUNNING, COMPLETED, ...
+    status: str  # Temporal's execution status: RUNNING, COMPLETED, ... (never shown as the
+    # call's result: see `state`)
     stage: str | None
     user_id: str | None
     attempt: int | None
     outcome: str | None
     started_at: datetime | None
     closed_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        """What operators read first: `running`, else the call's outcome (`cancelled`,
+        `missed`, ...). Temporal's status says `completed` for every outcome, so it is shown
+        only for an execution that closed without one (`terminated`, `failed`, ...)."""
+        if self.status == "RUNNING":
+            return "running"
+        if self.outcome:
+            return self.outcome
+        return f"ended without an outcome ({self.status.lower()})"
 
 
 @dataclass

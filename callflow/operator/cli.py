@@ -47,7 +47,7 @@ def _age(age: timedelta) -> str:
 def format_row(row: CallRow, settings: Settings) -> str:
     link = temporal_ui_link(settings.temporal_ui_url, settings.temporal_namespace, row.workflow_id)
     return (
-        f"{row.call_id}  {row.status.lower()}  stage={row.stage or '-'}"
+        f"{row.call_id}  {row.state}  stage={row.stage or '-'}"
         f"  attempt={row.attempt if row.attempt is not None else '-'}"
         f"  outcome={row.outcome or '-'}  user={row.user_id or '-'}"
         f"  started={_when(row.started_at)}  {link}"

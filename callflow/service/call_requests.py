@@ -6,31 +6,62 @@ a request from the error alone.
 
 from __future__ import annotations
 
-import json
+import difflib
 import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from callflow.service.errors import MalformedBody, ValidationFailed
+from callflow.strict_json import (
+    UNSTORABLE_TEXT,
+    StrictJsonError,
+    TooDeep,
+    UnstorableText,
+    loads_strict,
+)
 
 MAX_ID_LENGTH = 200
 ON_DEMAND = "on_demand"
 # Fixed namespace: the same (user, idempotency key) maps to the same call id on every replica.
 CALL_ID_NAMESPACE = uuid.UUID("6c1f5b8e-0a52-4e55-9a86-3c2f0e8b7d41")
+START_CALL_FIELDS = ("user_id", "idempotency_key", "reason", "scheduled_for")
 
 
-def parse_json_object(body: bytes, *, allow_empty: bool = False) -> dict[str, object]:
+def parse_json_object(
+    body: bytes, *, allowed: Collection[str], allow_empty: bool = False
+) -> dict[str, object]:
+    """The body as a JSON object holding only the `allowed` fields.
+
+    A misspelt field is refused rather than ignored: an ignored `idempotencyKey` would make a
+    retried request a second call.
+    """
     if not body.strip():
         if allow_empty:
             return {}
         raise MalformedBody('request body is empty: send a JSON object, e.g. {"user_id": "u1"}')
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MalformedBody(f"request body is not valid JSON: {e}") from None
+        data = loads_strict(body)
+    except UnstorableText as e:
+        raise ValidationFailed(e.message, field=e.field) from None
+    except (TooDeep, StrictJsonError) as e:
+        raise MalformedBody(e.message) from None
     if not isinstance(data, dict):
         raise MalformedBody(f"request body must be a JSON object, not {type(data).__name__}")
+    for name in data:
+        if name not in allowed:
+            raise ValidationFailed(_unknown_field_message(name, allowed), field=name)
     return data
+
+
+def _unknown_field_message(name: str, allowed: Collection[str]) -> str:
+    fields = ", ".join(f"`{a}`" for a in sorted(allowed))
+    spelt = name.replace("-", "_").lower()
+    close = [a for a in allowed if a.replace("_", "") == spelt.replace("_", "")]
+    close = close or difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"`{name}` is not a field of this request: {hint}send only {fields}"
 
 
 def _text(data: dict[str, object], name: str, *, required: bool, hint: str) -> str | None:
@@ -102,7 +133,7 @@ class StartCallRequest:
     ) -> StartCallRequest:
         """`idempotency_key` may also come from the `Idempotency-Key` header (the body wins).
         `scheduled_for` books the call for later (it prepares ahead and rings on time)."""
-        data = parse_json_object(body)
+        data = parse_json_object(body, allowed=START_CALL_FIELDS)
         user_id = _text(data, "user_id", required=True, hint="send the id of an existing user")
         assert user_id is not None
         key = _text(
@@ -141,7 +172,7 @@ class CancelCallRequest:
 
     @classmethod
     def parse(cls, body: bytes) -> CancelCallRequest:
-        data = parse_json_object(body)
+        data = parse_json_object(body, allowed=("reason", "requested_by"))
         reason = _text(
             data, "reason", required=True, hint='say why, e.g. {"reason": "user asked to stop"}'
         )
@@ -161,9 +192,22 @@ class DeclineCallRequest:
     @classmethod
     def parse(cls, body: bytes, *, idempotency_key: str | None) -> DeclineCallRequest:
         """The body is optional; the `Idempotency-Key` header makes retries one decline."""
-        data = parse_json_object(body, allow_empty=True)
+        data = parse_json_object(body, allowed=("reason",), allow_empty=True)
         reason = _text(data, "reason", required=False, hint="describe the decline, or omit it")
         key = (idempotency_key or "").strip()[:MAX_ID_LENGTH]
         return cls(
             event_id=f"decline-{key}" if key else f"decline-{uuid.uuid4().hex}", reason=reason
         )
+
+
+def path_id(request_path_params: Mapping[str, Any], name: str) -> str:
+    """An id from the URL path, held to the same rules as body strings: a NUL or an unpaired
+    surrogate cannot name anything the stores hold (and Postgres refuses to compare them)."""
+    value = str(request_path_params[name])
+    if UNSTORABLE_TEXT.search(value) or len(value) > MAX_ID_LENGTH:
+        raise ValidationFailed(
+            f"`{name}` in the path must be at most {MAX_ID_LENGTH} characters of plain text "
+            "(no NUL, no unpaired surrogate): send the id as POST /calls returned it",
+            field=name,
+        )
+    return value

@@ -21,6 +21,9 @@ from workflows.messages import ParticipantEvent, RoomFinished, SignalName, call_
 # LiveKit webhook event -> the workflow signal it becomes.
 SIGNAL_FOR_EVENT = {
     "participant_joined": SignalName.PARTICIPANT_JOINED,
+    # The phone reached the room but its connection broke off (livekit/livekit#4227): it
+    # answered, and LiveKit may send this instead of participant_joined.
+    "participant_connection_aborted": SignalName.PARTICIPANT_JOINED,
     "participant_left": SignalName.PARTICIPANT_LEFT,
     "room_finished": SignalName.ROOM_FINISHED,
 }
@@ -71,11 +74,28 @@ class Ignored:
     reason: str
 
 
-def signal_for(event: WebhookEvent, *, now: float | None = None) -> WorkflowSignal | Ignored:
-    """The signal a verified event becomes, or why it is ignored."""
+DEFAULT_MAX_AGE_S = 300.0
+
+
+def signal_for(
+    event: WebhookEvent, *, now: float | None = None, max_age_s: float = DEFAULT_MAX_AGE_S
+) -> WorkflowSignal | Ignored:
+    """The signal a verified event becomes, or why it is ignored.
+
+    An event created more than `max_age_s` ago is ignored: a signature proves who sent it, not
+    when, and a replayed `room_finished` would end a live call's join wait.
+    """
     name = SIGNAL_FOR_EVENT.get(event.event)
     if name is None:
         return Ignored(f"event {event.event or '(none)'!r} is not used by callflow")
+    received = time.time() if now is None else now
+    if event.created_at:
+        age_s = received - float(event.created_at)
+        if age_s > max_age_s:
+            return Ignored(
+                f"event is stale: created {age_s:.0f}s ago, more than the {max_age_s:g}s "
+                "allowed (CALLFLOW_LIVEKIT_WEBHOOK_MAX_AGE_S)"
+            )
     if not event.id:
         raise MalformedBody("webhook event has no `id`; callflow dedupes on it", field="id")
     room = event.room.name
@@ -84,7 +104,7 @@ def signal_for(event: WebhookEvent, *, now: float | None = None) -> WorkflowSign
     call_id = call_id_from_room(room)
     if call_id is None:
         return Ignored(f"room {room!r} was not created by callflow")
-    at = float(event.created_at) if event.created_at else (now or time.time())
+    at = float(event.created_at) if event.created_at else received
     if name == SignalName.ROOM_FINISHED:
         return WorkflowSignal(call_id, name, RoomFinished(event_id=event.id, room=room, at=at))
     participant = event.participant

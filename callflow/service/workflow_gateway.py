@@ -34,6 +34,7 @@ from callflow.service.errors import (
     UpstreamError,
 )
 from workflows.messages import (
+    CALL_OUTCOME,
     CANCEL_UPDATE,
     STATUS_QUERY,
     WORKFLOW_TYPE,
@@ -162,8 +163,8 @@ class CallWorkflows:
                 ) from None
             raise
         if description.status != WorkflowExecutionStatus.RUNNING:
-            status = description.status.name.lower() if description.status else "closed"
-            raise CallConflict(f"call {call_id} has already finished ({status})")
+            outcome = description.typed_search_attributes.get(CALL_OUTCOME)
+            raise CallConflict(f"call {call_id} {ended_phrase(outcome, description.status)}")
 
     @asynccontextmanager
     async def _budget(self, what: str) -> AsyncIterator[None]:
@@ -187,6 +188,27 @@ class CallWorkflows:
             if "connect" in str(e).lower():
                 raise TemporalUnavailable(f"cannot reach Temporal while {what}: {e}") from e
             raise
+
+
+# What a closed execution without a recorded outcome means for the call.
+_ENDED_WITHOUT_OUTCOME = {
+    WorkflowExecutionStatus.FAILED: "ended without an outcome: its workflow failed",
+    WorkflowExecutionStatus.TERMINATED: "was stopped before it had an outcome (its workflow "
+    "was terminated in Temporal)",
+    WorkflowExecutionStatus.CANCELED: "was stopped before it had an outcome (its workflow was "
+    "cancelled in Temporal)",
+    WorkflowExecutionStatus.TIMED_OUT: "ended without an outcome: its workflow timed out",
+}
+
+
+def ended_phrase(outcome: str | None, status: WorkflowExecutionStatus | None) -> str:
+    """How a finished call is described: by the call's outcome (`cancelled`, `missed`, ...),
+    never by Temporal's execution status, which says `completed` for every outcome."""
+    if outcome:
+        return f"has already ended with outcome {outcome}"
+    if status in _ENDED_WITHOUT_OUTCOME:
+        return _ENDED_WITHOUT_OUTCOME[status]
+    return "has already ended"
 
 
 def _translate_rpc_error(e: RPCError, what: str) -> UpstreamError:

@@ -109,3 +109,18 @@ async def test_cors_preflight_from_the_temporal_ui(codec_url: str) -> None:
 def test_a_codec_server_without_a_token_does_not_start() -> None:
     with pytest.raises(CodecConfigError, match="CALLFLOW_CODEC_SERVER_TOKEN"):
         create_app(EncryptionCodec({"A": KEY_A}, "A"), "", UI_ORIGIN)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"payloads": ' + b"[" * 100_000, b'{"payloads": [{"metadata": {"a\\u0000": "eA=="}}]}'],
+    ids=["deep", "nul"],
+)
+async def test_malformed_bodies_are_400_and_the_connection_stays_up(
+    codec_url: str, raw: bytes
+) -> None:
+    async with httpx.AsyncClient(base_url=codec_url) as http:
+        response = await http.post("/decode", content=raw, headers=AUTH)
+        after = await http.get("/healthz")
+    assert response.status_code == 400, response.text
+    assert after.status_code == 200

@@ -3,9 +3,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from starlette.applications import Starlette
 
+from callflow.schedules.errors import ScheduleNotFound
 from callflow.schedules.manager import ScheduleManager
 from callflow.schedules.routes import schedule_routes
 
@@ -67,3 +69,32 @@ async def test_bad_user_id_and_bad_json(http: httpx.AsyncClient):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
     response = await http.put("/users/u1/schedule", json=["a"])
     assert response.status_code == 422 and response.json()["error"]["field"] == "body"
+
+
+async def test_unknown_user_is_404_and_nothing_is_scheduled(manager: ScheduleManager, user_id: str):
+    async def find_user(wanted: str) -> object | None:
+        return object() if wanted == "known" else None
+
+    app = Starlette(routes=schedule_routes(lambda: manager, find_user=find_user))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        response = await client.put(f"/users/{user_id}/schedule", json=BODY)
+
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("user_not_found", "user_id")
+    with pytest.raises(ScheduleNotFound):
+        await manager.describe(user_id)
+
+
+async def test_only_iana_zone_names_and_storable_text_are_accepted(http: httpx.AsyncClient):
+    for zone in ("localtime", "posixrules", "Factory"):
+        response = await http.put("/users/u1/schedule", json={**BODY, "timezone": zone})
+        assert response.status_code == 422, (zone, response.text)
+        assert response.json()["error"]["field"] == "timezone"
+    nul = await http.put(
+        "/users/u1/schedule", content=b'{"timezone": "Asia/Tokyo\\u0000", "days": ["tue"]}'
+    )
+    assert nul.status_code == 422 and nul.json()["error"]["field"] == "timezone", nul.text
+    deep = await http.put("/users/u1/schedule", content=b"[" * 100_000)
+    assert deep.status_code == 400 and "deeper than" in deep.json()["error"]["message"]

@@ -15,6 +15,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import (
+        CALL_OUTCOME,
         CallInput,
         CallStatus,
         CancelAccepted,
@@ -52,6 +53,9 @@ class RecordingCallWorkflow:
     @workflow.run
     async def run(self, call_input: CallInput) -> str:
         await workflow.wait_condition(lambda: self.finish_requested)
+        if self.outcome is not None:
+            # As CallWorkflow does: the outcome is what operators and the API report.
+            workflow.upsert_search_attributes([CALL_OUTCOME.value_set(self.outcome)])
         return self.outcome or "completed"
 
     def _record(self, name: str, message: object) -> None:

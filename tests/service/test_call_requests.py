@@ -57,7 +57,7 @@ def test_signal_mapping_of_verified_events() -> None:
     finished.room.name = "callflow-abc-a2"
     egress = WebhookEvent(event="egress_started", id="EV_3")
 
-    assert signal_for(joined) == WorkflowSignal(
+    assert signal_for(joined, now=1700000001) == WorkflowSignal(
         "abc",
         "participant_joined",
         ParticipantEvent(

@@ -181,7 +181,9 @@ async def test_decline_unknown_call_is_404_and_finished_call_is_409(stack: Stack
 
     assert unknown.status_code == 404
     assert finished.status_code == 409
-    assert "already finished (completed)" in finished.json()["error"]["message"]
+    # No outcome recorded (finished by the test signal): "ended", not Temporal's "completed".
+    assert "has already ended" in finished.json()["error"]["message"]
+    assert "(completed)" not in finished.json()["error"]["message"]
 
 
 async def test_cancel_runs_the_update_and_returns_its_result(stack: Stack) -> None:
