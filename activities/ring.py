@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ from temporalio import activity
 
 from activities.ring_gate import RingGate
 from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
+from callflow.push.errors import PushInDoubt
+from workflows.agent_job import room_metadata_for
 
 
 @dataclass
@@ -44,6 +47,10 @@ class RingInput:
     empty_timeout_s: int  # counted from the ring (an armed ring adds its wait)
     # ISO-8601 on the Temporal server's clock; None rings at once.
     ring_at: str | None = None
+    # Seconds the phone may answer after the ring (the join window). Set: the push's
+    # `expires_at` is the end of that window and the token lives `token_ttl_s` from the ring
+    # (an armed wait added). None (calls started before): both are the token's own expiry.
+    ring_window_s: float | None = None
 
 
 @dataclass
@@ -54,6 +61,9 @@ class RingOutput:
     duplicate_suppressed: bool
     expires_at: str
     rang_at: str = ""  # when the ring began, on the server's clock (ISO-8601)
+    # APNs took the push but its answer was lost: it may or may not have reached the phone.
+    # Counted as sent (a resend could ring twice); the join wait tells whether it arrived.
+    push_in_doubt: bool = False
 
 
 @dataclass
@@ -102,10 +112,18 @@ class RingActivities:
         started = asyncio.get_running_loop().time()
         wait_s = _seconds_until(input.ring_at)
         empty_timeout_s = input.empty_timeout_s + max(0, int(wait_s) + 1)
-        await self._rooms.create_room(input.room, input.agent_metadata, empty_timeout_s)
-        # The token's lifetime starts now; an armed wait (at most a minute) comes out of it.
+        # Participants can read the room's metadata: the call's context goes on the dispatch.
+        # Participants can read the room's metadata: the call's context goes on the dispatch.
+        public = room_metadata_for(input.call_id, input.agent_metadata)
+        await self._rooms.create_room(input.room, public, empty_timeout_s)
+        # The token's lifetime starts now. With a ring window it is counted from the ring (an
+        # armed wait added), so a phone cannot join once the attempt is abandoned; before, an
+        # armed wait (at most a minute) came out of it.
+        ttl_s = input.token_ttl_s
+        if input.ring_window_s is not None:
+            ttl_s += max(0, math.ceil(wait_s))
         grant = self._rooms.phone_token(
-            input.room, identity=input.user_id, name=input.display_name, ttl_s=input.token_ttl_s
+            input.room, identity=input.user_id, name=input.display_name, ttl_s=ttl_s
         )
         if wait_s > 0:
             await _wait_heartbeating(started + wait_s)
@@ -132,14 +150,24 @@ class RingActivities:
         async with self._gate.turn():
             await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
             apns_id = apns_id_for(input.call_id, input.attempt)
+            expires_at = _ring_expiry(input, grant, rang_at)
             if not await self._records.claim_push(input.call_id, input.attempt):
                 activity.logger.info(
                     "push for %s attempt %s already sent", input.call_id, input.attempt
                 )
-                return RingOutput(input.room, apns_id, False, True, grant.expires_at, rang_at)
-            await self._send(input, grant, apns_id)
+                return RingOutput(input.room, apns_id, False, True, expires_at, rang_at)
+            in_doubt = False
+            try:
+                await self._send(input, grant, apns_id, expires_at)
+            except PushInDoubt as e:
+                # Not retried: APNs does not dedupe on apns-id, and a phone that got the push
+                # would ring twice. Marked sent, so a retry of this activity does not resend.
+                activity.logger.warning("push for %s in doubt, not resent: %s", input.call_id, e)
+                in_doubt = True
             await self._records.mark_push_sent(input.call_id, input.attempt, apns_id)
-            return RingOutput(input.room, apns_id, True, False, grant.expires_at, rang_at)
+            return RingOutput(
+                input.room, apns_id, True, False, expires_at, rang_at, push_in_doubt=in_doubt
+            )
 
     async def _report_when_rings_are_out(self) -> None:
         """Pushes first: complete this activity once no ring of this worker is waiting to
@@ -151,7 +179,9 @@ class RingActivities:
                 return
             activity.heartbeat()
 
-    async def _send(self, input: RingInput, grant: RoomGrant, apns_id: str) -> None:
+    async def _send(
+        self, input: RingInput, grant: RoomGrant, apns_id: str, expires_at: str
+    ) -> None:
         payload: dict[str, object] = {
             "call_id": input.call_id,
             "provider": "livekit",
@@ -159,7 +189,7 @@ class RingActivities:
             "room": grant.room,
             "token": grant.token,
             "caller_name": input.caller_name,
-            "expires_at": grant.expires_at,
+            "expires_at": expires_at,
         }
         await self._push.send_voip(
             VoipPush(
@@ -169,6 +199,15 @@ class RingActivities:
                 expiration_s=self._push_expiry_s,
             )
         )
+
+
+def _ring_expiry(input: RingInput, grant: RoomGrant, rang_at: str) -> str:
+    """The push's `expires_at` (docs/ios-contract.md): the end of the ring window, after
+    which the workflow abandons the attempt; the token's expiry for calls without a window."""
+    if input.ring_window_s is None:
+        return grant.expires_at
+    end = datetime.fromisoformat(rang_at) + timedelta(seconds=input.ring_window_s)
+    return end.isoformat()
 
 
 def _seconds_until(ring_at: str | None) -> float:

@@ -17,6 +17,7 @@ from agent.device_client import DeviceClient
 from agent.errors import AgentError
 from agent.metadata import CallContext
 from agent.providers import Providers
+from agent.recording import AUDIO_ONLY, RECORDING_NOTICE, CallRecording
 from agent.report import CallTracker
 from agent.signals import WorkflowSignals
 from callflow.settings import Settings
@@ -85,13 +86,16 @@ async def run_call(
     session.on("close", lambda _ev: closed.set())
     device = DeviceClient(room, call.phone_identity, timeout_s=settings.device_rpc_timeout_s)
     phone_present: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    recording = CallRecording.for_call(call, room.name, settings)
+    if recording is not None:
+        recording.watch(room, call.phone_identity)
     await session.start(
         CallAgent(call, device, phone_present=phone_present),
         room=room,
         room_options=room_io.RoomOptions(
             participant_identity=call.phone_identity, close_on_disconnect=True
         ),
-        record=False,
+        record=AUDIO_ONLY if recording is not None else False,
     )
     try:
         phone = await wait_for_phone(
@@ -101,6 +105,10 @@ async def run_call(
         await session.aclose()
         raise
     tracker.phone_joined_at = _joined_at(phone)
+    signals.phone_seen(room.name, call.phone_identity, tracker.phone_joined_at)
+    if recording is not None:
+        # Queued before the greeting (which waits for phone_present), so it is said first.
+        session.say(RECORDING_NOTICE, add_to_chat_ctx=True)
     phone_present.set_result(None)
     try:
         # The workflow closes the room at its hard cap; this is only a backstop.
@@ -108,6 +116,12 @@ async def run_call(
     except TimeoutError:
         logger.warning("call %s outlived max_call_s; closing the session", call.call_id)
         await session.aclose()
+    if recording is not None:
+        # Before the report: signals go out in order, so the workflow, which waits for the
+        # report, has the recording by then.
+        finished = await recording.finish(session, tracker.phone_joined_at)
+        if finished is not None:
+            signals.recording_finished(finished)
     report = tracker.send_report(session)
     logger.info(
         "call %s ended: %d turns, tools %s, first audio %s ms",

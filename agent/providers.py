@@ -18,6 +18,7 @@ from agent.offline.llm import ScriptedLLM
 from agent.offline.script import ConversationScript
 from agent.offline.stt import ScriptedSTT
 from agent.offline.tts import EspeakTTS
+from callflow.model_params import openai_agent_reasoning_effort
 from callflow.settings import Settings
 
 logger = logging.getLogger("callflow.agent.providers")
@@ -71,6 +72,10 @@ def build_llm(settings: Settings) -> tuple[llm.LLM, str]:
                     model=settings.openai_model,
                     api_key=_secret(settings.openai_api_key),
                     base_url=settings.openai_base_url or NOT_GIVEN,
+                    # Per model family (callflow/model_params.py, checked 2026-12-01): gpt-6-luna
+                    # takes function tools over Chat Completions only with reasoning off.
+                    reasoning_effort=openai_agent_reasoning_effort(settings.openai_model)
+                    or NOT_GIVEN,
                 ),
                 f"openai {settings.openai_model}",
             )

@@ -18,7 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from workflows.messages import AgentReady, AgentReport, SignalName, TranscriptTurnSignal
+from workflows.messages import (
+    AgentReady,
+    AgentReport,
+    ParticipantEvent,
+    RecordingFinished,
+    SignalName,
+    TranscriptTurnSignal,
+)
 
 logger = logging.getLogger("callflow.agent.signals")
 
@@ -39,10 +46,20 @@ def report_event_id(room: str) -> str:
     return f"{room}:{SignalName.AGENT_REPORT}"
 
 
+def phone_seen_event_id(room: str, identity: str) -> str:
+    return f"{room}:agent-saw:{identity}"
+
+
 class WorkflowSignals(Protocol):
     def agent_ready(self, message: AgentReady) -> None: ...
     def transcript_turn(self, message: TranscriptTurnSignal) -> None: ...
     def agent_report(self, message: AgentReport) -> None: ...
+    def recording_finished(self, message: RecordingFinished) -> None: ...
+    def phone_seen(self, room: str, identity: str, at: float) -> None:
+        """The agent sees the phone in the room: a second source of the answer, for when
+        LiveKit's participant_joined webhook is lost."""
+        ...
+
     async def drain(self, timeout_s: float) -> bool:
         """Wait until everything queued is delivered (or given up); False on timeout."""
         ...
@@ -86,6 +103,15 @@ class BackgroundSignals(abc.ABC):
 
     def agent_report(self, message: AgentReport) -> None:
         self._enqueue(Outgoing(SIGNAL_AGENT_REPORT, message))
+
+    def recording_finished(self, message: RecordingFinished) -> None:
+        self._enqueue(Outgoing(SignalName.RECORDING_FINISHED, message))
+
+    def phone_seen(self, room: str, identity: str, at: float) -> None:
+        # The webhook's own signal, with an event id of its own: the workflow applies the
+        # first of the two and ignores nothing it needs from the other.
+        event = ParticipantEvent(phone_seen_event_id(room, identity), room, identity, at=at)
+        self._enqueue(Outgoing(SignalName.PARTICIPANT_JOINED, event))
 
     def _enqueue(self, item: Outgoing) -> None:
         self._queue.put_nowait(item)

@@ -3,11 +3,14 @@
 Each adapter keeps its own error hierarchy and describes it once as a `SupabaseErrors` (as the
 Postgres adapters do with `callflow.pg.PgErrors`). HTTP failures are translated in an httpx
 response hook: postgrest-py's `APIError` keeps no status code, and a 401 from the gateway has no
-PostgREST code. Retries belong to the caller (the Temporal activity, a reporter's next tick).
+PostgREST code. A `42501 permission denied` (HTTP 403) is a grant the migrations did not give
+(Supabase grants new tables to nobody), reported naming the table, not as a wrong key. Retries
+belong to the caller (the Temporal activity, a reporter's next tick).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -20,6 +23,22 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from callflow.settings import ConfigurationError, Settings
 
 _MISSING_SCHEMA = {"42P01", "42883", "PGRST202", "PGRST205"}
+_INSUFFICIENT_PRIVILEGE = "42501"
+# Postgres' wording: "permission denied for table users" (or function, schema, sequence).
+_DENIED_OBJECT = re.compile(r"permission denied for (table|function|schema|sequence|view) (\S+)")
+
+
+def missing_grant_message(where: str, message: str) -> str:
+    """What a 42501 means on Supabase: the database role of the key (service_role for the
+    service-role key) has no grant on the object; the key itself was accepted."""
+    found = _DENIED_OBJECT.search(message)
+    what = f"{found[1]} public.{found[2].removeprefix('public.')}" if found else "an object"
+    return (
+        f"Supabase denied {where}: the database role of the key (service_role for the "
+        f"service-role key) has no grant on {what} (42501 {message}). "
+        "Supabase grants new tables to nobody: apply every migrations/*.sql to the project "
+        "(each carries its grants; 0008_service_role_grants.sql grants the core tables)"
+    )
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,13 @@ def _status_hook(errors: SupabaseErrors) -> Callable[[httpx.Response], Awaitable
     async def raise_for_status(response: httpx.Response) -> None:
         status = response.status_code
         where = f"{response.request.method} {response.request.url.path}"
+        if status == 403:
+            # PostgREST answers a database 42501 with 403 for an authenticated role (with 401
+            # only for the anon role, where the key is the fix): the key was accepted and its
+            # role lacks a grant, which no other key would fix.
+            denied = await _insufficient_privilege(response)
+            if denied is not None:
+                raise errors.base(missing_grant_message(where, denied))
         if status in (401, 403):
             raise errors.auth(
                 f"Supabase refused the key ({status} on {where}): set SUPABASE_SERVICE_ROLE_KEY "
@@ -45,6 +71,18 @@ def _status_hook(errors: SupabaseErrors) -> Callable[[httpx.Response], Awaitable
             raise errors.unavailable(f"Supabase answered {status} on {where}; retry later")
 
     return raise_for_status
+
+
+async def _insufficient_privilege(response: httpx.Response) -> str | None:
+    """The message of a PostgREST 42501 error body, else None."""
+    await response.aread()
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("code") == _INSUFFICIENT_PRIVILEGE:
+        return str(body.get("message") or "")
+    return None
 
 
 @contextmanager
@@ -63,7 +101,9 @@ def translate_supabase_errors(errors: SupabaseErrors, operation: str) -> Iterato
             raise errors.base(
                 f"Supabase schema is missing for {detail}; apply migrations/*.sql to the project"
             ) from exc
-        if code.startswith("PGRST3") or code == "42501":
+        if code == _INSUFFICIENT_PRIVILEGE:
+            raise errors.base(missing_grant_message(operation, exc.message or "")) from exc
+        if code.startswith("PGRST3"):
             raise errors.auth(
                 f"Supabase refused {detail}; use the service-role key (SUPABASE_SERVICE_ROLE_KEY)"
             ) from exc

@@ -16,6 +16,7 @@ from callflow.analysis.dates import (
     weekday_name,
 )
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
+from callflow.model_params import openai_accepts_temperature
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis
 
@@ -123,7 +124,8 @@ class OpenAIAnalyzer:
                         "schema": schema.json_schema(),
                     },
                 },
-                temperature=0,
+                # Deterministic where the model takes a temperature; reasoning models refuse one.
+                temperature=0.0 if openai_accepts_temperature(self._model) else openai.omit,
             )
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
             raise AnalysisUnavailable(f"LLM unavailable: {e}") from e
@@ -153,8 +155,9 @@ def _rejection(e: openai.APIStatusError) -> str:
         )
     if e.status_code == 404:
         return (
-            "LLM answered 404: check CALLFLOW_OPENAI_MODEL names a model the account can use "
-            "and OPENAI_BASE_URL ends with the API root (e.g. https://api.openai.com/v1)"
+            "LLM answered 404: check CALLFLOW_OPENAI_MODEL names a current model the account can "
+            "use (a retired model answers 404 too) "
+            "and that OPENAI_BASE_URL ends with the API root (e.g. https://api.openai.com/v1)"
         )
     detail = e.body.get("message") if isinstance(e.body, dict) else None
     return (

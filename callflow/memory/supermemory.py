@@ -1,8 +1,15 @@
-"""`MemoryStore` over Supermemory (SDK 5.x, namespace-based: namespace = user id).
+"""`MemoryStore` over Supermemory (SDK 5.x, namespace-based: one namespace per user).
 
-write -> POST /ns/{user_id}/document with the custom id `call-<call_id>`: Supermemory treats a
+A user's namespace is `namespace_for(user_id)` (callflow/memory/namespaces.py), never the user id
+itself: the API accepts only `^[a-zA-Z0-9_:-]+$` of at most 100 characters on every `/ns/*`
+endpoint, and user ids may hold `.`, `@`, `+` and run to 200 characters. The mapping is
+`user:<the id's first 50 characters, other characters as '-'>:<32 hex of SHA-256 of the id>`:
+always valid, stable across hosts and releases, and distinct per user id.
+write -> POST /ns/{namespace}/document with the custom id `call-<call_id>`: Supermemory treats a
 reused id as the same document, so a retried write does not create a second memory.
-search -> POST /ns/{user_id}/search; results are learned memories or source chunks.
+search -> POST /ns/{namespace}/search; results are learned memories or source chunks.
+A refused request (4xx: bad namespace, content or metadata) is `InvalidMemory` and a refused key
+`MemoryAuthError`, both non-retryable: trying the same request again cannot help.
 The SDK's own retries are off by default: the memory fetch has a budget of a few hundred ms and
 Temporal retries the activity.
 """
@@ -24,6 +31,7 @@ from callflow.memory.errors import (
     MemoryUnavailable,
 )
 from callflow.memory.ids import check_write, memory_id_for
+from callflow.memory.namespaces import namespace_for
 from callflow.models import MemoryItem
 from callflow.settings import ConfigurationError, Settings
 
@@ -108,8 +116,9 @@ class SupermemoryMemory:
     async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]:
         if limit < 1 or not query.strip():
             return []
+        namespace = namespace_for(user_id)
         with translate_errors("search"):
-            response = await self._client.search(user_id, query=query, limit=limit)
+            response = await self._client.search(namespace, query=query, limit=limit)
         items: list[MemoryItem] = []
         for result in response.results:
             text = result.memory or result.chunk
@@ -129,9 +138,10 @@ class SupermemoryMemory:
         self, user_id: str, call_id: str, content: str, metadata: dict[str, str]
     ) -> None:
         check_write(user_id, call_id, content)
+        namespace = namespace_for(user_id)
         with translate_errors("write"):
             await self._client.add(
-                user_id,
+                namespace,
                 content=content,
                 id=memory_id_for(call_id),
                 metadata={**metadata, "call_id": call_id},

@@ -85,23 +85,30 @@ create table if not exists schedules (
 -- Claim the push for (call_id, attempt): true unless it was already sent. A claim left behind
 -- by a crash between claim and send may be claimed again (the phone was never rung).
 -- Exposed by PostgREST as POST /rest/v1/rpc/claim_push, so the check is atomic on Supabase too.
-create or replace function claim_push(p_call_id text, p_attempt integer)
-returns boolean
-language plpgsql
-as $$
-declare
-    current_state text;
+-- Created only when absent: 0002 replaces it, and re-running this file must not bring it back.
+do $guard$
 begin
-    insert into push_log (call_id, attempt, state)
-    values (p_call_id, p_attempt, 'claimed')
-    on conflict (call_id, attempt) do nothing;
-    select state into current_state
-      from push_log
-     where call_id = p_call_id and attempt = p_attempt
-       for update;
-    return current_state <> 'sent';
+    if to_regprocedure('claim_push(text, integer)') is null then
+        create function claim_push(p_call_id text, p_attempt integer)
+        returns boolean
+        language plpgsql
+        as $body$
+        declare
+            current_state text;
+        begin
+            insert into push_log (call_id, attempt, state)
+            values (p_call_id, p_attempt, 'claimed')
+            on conflict (call_id, attempt) do nothing;
+            select state into current_state
+              from push_log
+             where call_id = p_call_id and attempt = p_attempt
+               for update;
+            return current_state <> 'sent';
+        end;
+        $body$;
+    end if;
 end;
-$$;
+$guard$;
 
 -- Supabase exposes the public schema to the anon key: deny it everything (no policies), the
 -- service-role key bypasses row level security. Table owners (the local superuser) bypass it too.

@@ -12,12 +12,31 @@ update commitments set created_at = updated_at where created_at is null;
 alter table commitments alter column created_at set default now();
 alter table commitments alter column created_at set not null;
 
-alter table commitments drop constraint if exists commitments_recurrence_check;
-alter table commitments add constraint commitments_recurrence_check
-    check (recurrence in ('daily', 'weekdays', 'weekly'));
-alter table commitments drop constraint if exists commitments_status_check;
-alter table commitments add constraint commitments_status_check
-    check (status in ('open', 'kept', 'broken', 'partly', 'unclear', 'cancelled'));
+-- Each check is put in place only while it lacks this file's values, so re-running the file
+-- after a later migration widened a check leaves that check as it is.
+do $guard$
+begin
+    if not exists (
+        select 1 from pg_constraint
+         where conrelid = 'commitments'::regclass and conname = 'commitments_recurrence_check'
+           and pg_get_constraintdef(oid) ~ '\mweekdays\M'
+    ) then
+        alter table commitments drop constraint if exists commitments_recurrence_check;
+        alter table commitments add constraint commitments_recurrence_check
+            check (recurrence in ('daily', 'weekdays', 'weekly'));
+    end if;
+    if not exists (
+        select 1 from pg_constraint
+         where conrelid = 'commitments'::regclass and conname = 'commitments_status_check'
+           and pg_get_constraintdef(oid) ~ '\mpartly\M'
+           and pg_get_constraintdef(oid) ~ '\mcancelled\M'
+    ) then
+        alter table commitments drop constraint if exists commitments_status_check;
+        alter table commitments add constraint commitments_status_check
+            check (status in ('open', 'kept', 'broken', 'partly', 'unclear', 'cancelled'));
+    end if;
+end;
+$guard$;
 
 -- Backfill: a commitment stored without a due date falls due the day after it was last written
 -- (updated_at, as a date in the user's time zone; UTC when that zone is not a known name), the

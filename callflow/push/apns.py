@@ -22,6 +22,7 @@ from aioapns.connection import (
     APNsDevelopmentClientProtocol,
     APNsProductionClientProtocol,
     APNsTLSClientProtocol,
+    JWTAuthorizationHeaderProvider,
 )
 from aioapns.exceptions import ConnectionClosed, MaxAttemptsExceeded
 from aioapns.exceptions import ConnectionError as ApnsConnectionError
@@ -30,10 +31,12 @@ from callflow.ports import PushResult, VoipPush
 from callflow.push.errors import (
     DeviceUnreachable,
     PushConfigurationError,
+    PushInDoubt,
     PushRejected,
     PushRetryable,
 )
 from callflow.push.local_credentials import LOCAL_VOIP_TOPIC, ensure_local_credentials
+from callflow.push.token_cache import shared_provider_token
 from callflow.settings import Settings
 
 log = logging.getLogger("callflow.push.apns")
@@ -43,6 +46,14 @@ _UNREACHABLE_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopi
 _RETRYABLE_STATUSES = {429, 500, 503}
 _MAX_PAYLOAD_BYTES = 5120
 _PRIORITY_IMMEDIATE = 10
+# Apple asks providers to keep connections open across pushes (rapid reconnects look like an
+# attack); aioapns closes one after 10 s idle. Idle connections are closed after this instead.
+_IDLE_CLOSE_S = 30 * 60
+
+
+class _WrittenThenLost(Exception):
+    """The push was written to a connection that then closed before APNs answered: APNs may
+    have delivered it. Not aioapns' ConnectionClosed, so its pool does not resend it."""
 
 
 class _ApnsClientProtocol(APNsProductionClientProtocol):
@@ -55,11 +66,24 @@ class _ApnsClientProtocol(APNsProductionClientProtocol):
     - Empty DATA frames: HTTP/2 lets a server end a response with an empty DATA frame (hypercorn
       does); aioapns parses every DATA frame as JSON, and an empty one raises inside
       `data_received`, dropping the connection with every push in flight on it.
+    - Provider tokens: aioapns gives every connection its own freshly signed token; APNs answers
+      429 TooManyProviderTokenUpdates to that. Every connection uses the process's one token
+      for (team, key) instead (token_cache.py), and stays open when idle.
+    - Lost responses: aioapns resends a push on another connection when its connection closes
+      after the push was written; APNs does not dedupe on apns-id, so the phone could ring
+      twice. Such a push is reported in doubt instead.
     """
+
+    INACTIVITY_TIME = _IDLE_CLOSE_S
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._window_changed = asyncio.Event()
+        per_connection = self.auth_provider
+        if isinstance(per_connection, JWTAuthorizationHeaderProvider):
+            self.auth_provider = shared_provider_token(
+                per_connection.key, per_connection.key_id, per_connection.team_id
+            )
 
     async def send_notification(self, request: NotificationRequest) -> NotificationResult:
         size = len(json.dumps(request.message, ensure_ascii=False).encode())
@@ -70,13 +94,23 @@ class _ApnsClientProtocol(APNsProductionClientProtocol):
             await changed.wait()
         # No await between the check above and the write in aioapns (its channel semaphore does
         # not suspend while a stream is free), so the stream and window checked are still there.
-        return await super().send_notification(request)
+        try:
+            return await super().send_notification(request)
+        except ConnectionClosed as e:
+            if request.notification_id in self.requests:  # registered only once written
+                raise _WrittenThenLost(str(e)) from e
+            raise
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         self._wake_window_waiters()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # A push whose wait timed out left a cancelled future; aioapns would set an exception
+        # on it and raise InvalidStateError.
+        for notification_id, pending in list(self.requests.items()):
+            if pending.done():
+                del self.requests[notification_id]
         super().connection_lost(exc)
         self._wake_window_waiters()
 
@@ -254,12 +288,20 @@ class ApnsPushSender:
             result = await asyncio.wait_for(
                 self._apns().send_notification(request), timeout=self._timeout_s
             )
+        except (_WrittenThenLost, TimeoutError) as e:
+            # Written (or possibly written) and unanswered: APNs may have delivered it, and
+            # resending could ring the phone twice. The caller decides (activities/ring.py).
+            log.warning("push %s: no answer from APNs (%s)", push.apns_id, type(e).__name__)
+            raise PushInDoubt(
+                f"APNs did not answer push {push.apns_id} ({type(e).__name__}); it may have "
+                "been delivered",
+                apns_id=push.apns_id,
+            ) from e
         except (
             MaxAttemptsExceeded,
             ApnsConnectionError,
             ConnectionClosed,
             OSError,
-            TimeoutError,
         ) as e:
             log.warning("push %s: APNs unreachable (%s)", push.apns_id, type(e).__name__)
             raise PushRetryable(
@@ -317,6 +359,18 @@ class ApnsPushSender:
             reason,
         )
         detail = f"APNs answered {status} {reason or ''}".strip()
+        if status == 400 and reason == "BadDeviceToken":
+            # Most often a token of the other APNs environment: a development build's token
+            # sent to production, or the reverse.
+            environment = "sandbox" if self._use_sandbox else "production"
+            other = "production" if self._use_sandbox else "sandbox"
+            setting = "false" if self._use_sandbox else "true"
+            detail += (
+                f": the token is not valid for APNs {environment}; if the app was built for "
+                f"{other} (a debug build from Xcode is sandbox, TestFlight and the App Store "
+                f"are production), set APNS_USE_SANDBOX={setting}"
+            )
+            log.warning("push %s: %s", push.apns_id, detail)
         if status == 410 or (status == 400 and reason in _UNREACHABLE_REASONS):
             raise DeviceUnreachable(detail, status=status, reason=reason, apns_id=push.apns_id)
         if status in _RETRYABLE_STATUSES:

@@ -57,6 +57,14 @@ class PushRetryable(PushError):
     retryable = True
 
 
+class PushInDoubt(PushError):
+    """The push was written to APNs but no answer came (timeout, connection lost): APNs may
+    have delivered it, and does not dedupe a resend on `apns-id`. Retrying the same send could
+    ring the phone twice, so the ring treats the push as sent and lets the join wait decide."""
+
+    retryable = False
+
+
 class PushRejected(PushError):
     """APNs refused the request itself (bad provider token, topic, payload...): a bug or a
     misconfiguration, not something a retry fixes. `reason` is APNs' reason string."""

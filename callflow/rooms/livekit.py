@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import jwt
@@ -32,6 +33,22 @@ _RETRYABLE_CODES = {
 }
 
 
+def _check_public_url(url: str) -> None:
+    """iOS refuses plain ws:// to anything but a local address, and a phone cannot reach a
+    container's name: the URL phones get must be wss:// (plain ws:// only on loopback)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme in ("wss", "https"):  # the client SDKs turn https:// into wss://
+        return
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if parts.scheme in ("ws", "http") and loopback:  # the local stack and its simulator
+        return
+    raise RoomsInvalidInput(
+        f"the LiveKit URL sent to phones is {url!r}: set LIVEKIT_PUBLIC_URL to the server's "
+        "public wss:// URL (LIVEKIT_URL stays the server API's address)"
+    )
+
+
 def _require(value: str, field: str, fix: str) -> None:
     if not value or not value.strip():
         raise RoomsInvalidInput(f"{field} is empty: {fix}")
@@ -48,8 +65,12 @@ class LiveKitRooms:
         *,
         departure_timeout_s: int = 20,
         request_timeout_s: float = 10.0,
+        public_url: str | None = None,
     ) -> None:
         _require(url, "LIVEKIT_URL", "set it to the server's ws(s):// or http(s):// URL")
+        # The URL phones join with (in the VoIP push), apart from the server API's.
+        # Checked when a phone token is made: the API service never sends one.
+        self.public_url = public_url or url
         _require(api_key, "LIVEKIT_API_KEY", "set it to the API key configured on the server")
         _require(api_secret, "LIVEKIT_API_SECRET", "set it to the API key's secret")
         self.url = url
@@ -140,6 +161,7 @@ class LiveKitRooms:
         _require(identity, "identity", "pass the user id (the phone's participant identity)")
         if ttl_s <= 0:
             raise RoomsInvalidInput(f"ttl_s is {ttl_s}: pass a positive number of seconds")
+        _check_public_url(self.public_url)
         grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True)
         token = (
             api.AccessToken(self._api_key, self._api_secret)
@@ -152,7 +174,7 @@ class LiveKitRooms:
         # Report the token's own `exp`, so the app and the simulator agree with the server.
         exp = jwt.decode(token, options={"verify_signature": False})["exp"]
         expires_at = datetime.fromtimestamp(int(exp), tz=UTC).isoformat()
-        return RoomGrant(room=room, livekit_url=self.url, token=token, expires_at=expires_at)
+        return RoomGrant(room=room, livekit_url=self.public_url, token=token, expires_at=expires_at)
 
     async def delete_room(self, room: str) -> None:
         """Close the room (disconnecting everyone); a room that is already gone is success."""

@@ -69,14 +69,14 @@ async def test_analyze_call_with_openai(
             }
         )
     )
-    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url)
+    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-6-luna", llm.base_url)
     try:
         result = await env.run(
             AnalysisActivities(analyzer).analyze_call, AnalyzeInput(call_id, TRANSCRIPT, [RUN])
         )
     finally:
         await analyzer.close()
-    assert result.provider == "openai:gpt-4o-mini"
+    assert result.provider == "openai:gpt-6-luna"
     assert result.mood == "great"
     assert result.commitment_updates == [CommitmentUpdate("c-run", "kept")]
 
@@ -85,7 +85,7 @@ async def test_invalid_llm_output_stays_retryable(
     env: ActivityEnvironment, llm: OpenAIServer, call_id: str
 ) -> None:
     llm.replies.append('{"summary": "cut off mid-')
-    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-4o-mini", llm.base_url)
+    analyzer = OpenAIAnalyzer.create(OPENAI_KEY, "gpt-6-luna", llm.base_url)
     try:
         with pytest.raises(AnalysisInvalid) as raised:
             await env.run(
@@ -106,7 +106,7 @@ def post_call(call_id: str) -> PostCallEvent:
 
 async def test_notify_without_a_backend_configured(env: ActivityEnvironment, call_id: str) -> None:
     out = await env.run(NotifyActivities(None).notify_app_backend, post_call(call_id))
-    assert out == NotifyOutput(delivered=False)
+    assert out == NotifyOutput(delivered=False, configured=False)
 
 
 async def test_notify_delivers_a_signed_webhook(

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
+from livekit import api
 from temporalio.testing import ActivityEnvironment
 
 from activities.error_edge import to_application_error
@@ -111,6 +112,9 @@ async def test_ring_creates_room_and_dispatch_and_pushes_the_app_payload(
     assert out.apns_id == apns_id_for(call_id, 1)
     assert (await rooms.probe_room(given.room)).exists
     assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
+    # The room's metadata, which the phone can read, names the call and holds no context.
+    listed = await rooms._client().room.list_rooms(api.ListRoomsRequest(names=[given.room]))
+    assert [json.loads(r.metadata) for r in listed.rooms] == [{"call_id": call_id}]
 
     [payload] = got
     assert set(payload) == DESIGN_FIELDS

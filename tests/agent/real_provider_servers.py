@@ -12,6 +12,11 @@ are exercised exactly as in production, only against 127.0.0.1:
   over POST /tts/bytes (raw PCM); STT over the websocket /stt/websocket (binary PCM in,
   `finalize`/`close` commands, `transcript`/`flush_done`/`done` events out).
 
+The OpenAI and Anthropic servers serve the default models (Settings) and answer 404 for the
+retired ids of tests/support/model_catalog.py, as the hosted APIs do; they also refuse the
+parameters the model family refuses (temperature on reasoning models and Claude 5-generation
+models; function tools without `reasoning_effort: none` on OpenAI reasoning models).
+
 Every request is recorded in `seen` (headers lower-cased) for the tests to inspect; `fail_with`
 makes the next requests fail with an HTTP status in the vendor's error format.
 """
@@ -38,6 +43,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from callflow.local.stack.temporal import free_port, wait_for_port
+from callflow.settings import Settings
+from tests.support.model_catalog import anthropic_not_found, openai_not_found
 
 CARTESIA_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -116,7 +123,7 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 @dataclass
 class OpenAIServer(LocalServer):
     api_key: str = ""
-    model: str = "gpt-4o-mini"
+    model: str = Settings.model_fields["openai_model"].default  # the default is what must work
     reply: list[str] = field(default_factory=list)  # the streamed content deltas
     speech_model: str = "gpt-4o-mini-tts"
     speech_audio: bytearray = field(default_factory=bytearray)  # every PCM byte of speech sent
@@ -146,11 +153,31 @@ class OpenAIServer(LocalServer):
             return self._error(401, "Incorrect API key provided.", "invalid_request_error", "401")
         if self.fail_with:
             return self._error(self.fail_with.pop(0), "The server had an error.", "server_error")
-        if not isinstance(body, dict) or body.get("model") != self.model:
-            got = body.get("model") if isinstance(body, dict) else None
+        got = body.get("model") if isinstance(body, dict) else None
+        retired = openai_not_found(got)
+        if retired is not None:
+            return self._error(404, retired, "invalid_request_error", "model_not_found")
+        if not isinstance(body, dict) or got != self.model:
             return self._error(
                 404, f"The model `{got}` does not exist.", "invalid_request_error", "404"
             )
+        if str(got).startswith(("gpt-5", "gpt-6", "o1", "o3", "o4")):
+            # OpenAI's reasoning families refuse sampling parameters unless reasoning is off,
+            # and function tools over Chat Completions need reasoning off (the API's 400s).
+            if "temperature" in body and body.get("reasoning_effort") != "none":
+                return self._error(
+                    400,
+                    "Unsupported parameter: 'temperature' is not supported with this model.",
+                    "invalid_request_error",
+                )
+            if body.get("tools") and body.get("reasoning_effort", "medium") != "none":
+                return self._error(
+                    400,
+                    f"Function tools with reasoning_effort are not supported for {got} in "
+                    "/v1/chat/completions. To use function tools, use /v1/responses or set "
+                    "reasoning_effort to 'none'.",
+                    "invalid_request_error",
+                )
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return self._error(400, "'messages' must be a non-empty array", "invalid_request_error")
@@ -233,7 +260,7 @@ class OpenAIServer(LocalServer):
 @dataclass
 class AnthropicServer(LocalServer):
     api_key: str = ""
-    model: str = "claude-3-5-haiku-latest"
+    model: str = Settings.model_fields["anthropic_model"].default
     reply: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
@@ -254,8 +281,17 @@ class AnthropicServer(LocalServer):
             return self._error(400, "invalid_request_error", "anthropic-version header required")
         if self.fail_with:
             return self._error(self.fail_with.pop(0), "api_error", "Internal server error")
+        retired = anthropic_not_found(body.get("model") if isinstance(body, dict) else None)
+        if retired is not None:
+            return self._error(404, "not_found_error", retired)
         if not isinstance(body, dict) or body.get("model") != self.model:
             return self._error(404, "not_found_error", "model not found")
+        if re.match(r"claude-(haiku|sonnet|opus|fable|mythos)-5", self.model):
+            for param in ("temperature", "top_p", "top_k"):
+                if param in body:
+                    return self._error(
+                        400, "invalid_request_error", f"{param}: not supported for this model"
+                    )
         if not isinstance(body.get("max_tokens"), int):
             return self._error(400, "invalid_request_error", "max_tokens: Field required")
         messages = body.get("messages")

@@ -141,7 +141,7 @@ async def test_openai_key_selects_openai_and_its_stream_is_spoken(
     with caplog.at_level(logging.INFO, logger="callflow.agent.providers"):
         providers = build(settings)
     assert isinstance(providers.llm, openai.LLM)
-    assert providers.names["llm"] == "openai gpt-4o-mini"
+    assert providers.names["llm"] == "openai gpt-6-luna"
     # no Cartesia key: speech stays offline and says so
     assert providers.names["stt"].startswith("offline")
     assert providers.names["tts"].startswith("offline")
@@ -154,7 +154,8 @@ async def test_openai_key_selects_openai_and_its_stream_is_spoken(
     [request] = openai_server.seen
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {OPENAI_KEY}"
-    assert request.body["model"] == "gpt-4o-mini"
+    assert request.body["model"] == Settings.model_fields["openai_model"].default
+    assert request.body["reasoning_effort"] == "none" and "temperature" not in request.body
     assert request.body["stream"] is True
     messages = request.body["messages"]
     assert messages[0]["role"] in ("system", "developer")
@@ -189,7 +190,7 @@ async def test_anthropic_key_alone_selects_anthropic_at_its_http_boundary(
     settings = make_settings(anthropic_api_key=ANTHROPIC_KEY)
     providers = build(settings)
     assert isinstance(providers.llm, anthropic.LLM)
-    assert providers.names["llm"] == "anthropic claude-3-5-haiku-latest"
+    assert providers.names["llm"] == "anthropic claude-haiku-5-5"
     assert_no_secret(providers.names)
 
     async with providers.llm:
@@ -200,7 +201,8 @@ async def test_anthropic_key_alone_selects_anthropic_at_its_http_boundary(
     assert request.path == "/v1/messages"
     assert request.headers["x-api-key"] == ANTHROPIC_KEY
     assert request.headers["anthropic-version"]
-    assert request.body["model"] == "claude-3-5-haiku-latest"
+    assert request.body["model"] == Settings.model_fields["anthropic_model"].default
+    assert not {"temperature", "top_p", "top_k"} & set(request.body)
     assert request.body["stream"] is True
     assert isinstance(request.body["max_tokens"], int)
     system = request.body["system"]
@@ -223,9 +225,7 @@ async def test_two_llms_make_a_fallback_that_speaks_the_second_when_the_first_fa
     )
     providers = build(settings)
     assert isinstance(providers.llm, llm.FallbackAdapter)
-    assert providers.names["llm"] == (
-        "fallback: openai gpt-4o-mini -> anthropic claude-3-5-haiku-latest"
-    )
+    assert providers.names["llm"] == ("fallback: openai gpt-6-luna -> anthropic claude-haiku-5-5")
     assert_no_secret(providers.names)
 
     async with providers.llm:

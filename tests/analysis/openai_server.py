@@ -6,7 +6,10 @@ and a `response_format` of type `json_schema` whose schema, when `strict` is tru
 the strict subset (every object closed with `additionalProperties: false` and every property
 required, no unsupported keywords, no `$ref` with siblings). Errors come back in OpenAI's
 `{"error": {...}}` shape with its status codes; answers are `chat.completion` objects whose
-message content is the next queued reply. `fail_next` injects failures.
+message content is the next queued reply. `fail_next` injects failures. A retired model id
+(tests/support/model_catalog.py) answers 404 `model_not_found`, and a reasoning model (gpt-5*,
+gpt-6*, o-series) refuses `temperature` with a 400 unless `reasoning_effort` is `none`, as the
+hosted API does.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.http_service import LocalHttpService
+from tests.support.model_catalog import openai_not_found
 
 # Keywords the strict subset accepts (OpenAI "Supported schemas"); anything else is refused.
 _STRICT_KEYWORDS = frozenset(
@@ -93,6 +97,12 @@ def strict_schema_problems(schema: Any, context: tuple[str, ...] = ()) -> list[s
     return problems
 
 
+def _is_reasoning(model: str) -> bool:
+    """OpenAI's reasoning families, which refuse `temperature` (the API's rule, restated here
+    rather than imported, so the stand-in does not share the adapter's mistakes)."""
+    return model.startswith(("gpt-5", "gpt-6", "o1", "o3", "o4"))
+
+
 def _error(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return JSONResponse(body, status_code=status)
@@ -139,9 +149,24 @@ class OpenAIServer(LocalHttpService):
             return _error(
                 status, "The server had an error while processing your request.", "server_error"
             )
+        missing = openai_not_found(body.get("model") if isinstance(body, dict) else None)
+        if missing is not None:
+            return _error(404, missing, "invalid_request_error", "model_not_found")
         problem = self._request_problem(body)
         if problem is not None:
             return _error(400, problem, "invalid_request_error")
+        if (
+            isinstance(body, dict)
+            and "temperature" in body
+            and _is_reasoning(body["model"])
+            and body.get("reasoning_effort") != "none"
+        ):
+            return _error(
+                400,
+                "Unsupported parameter: 'temperature' is not supported with this model.",
+                "invalid_request_error",
+                "unsupported_parameter",
+            )
         if self.refusals:
             return self._completion(body["model"], None, self.refusals.pop(0))
         if not self.replies:

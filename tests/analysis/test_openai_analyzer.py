@@ -16,12 +16,16 @@ from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, Analysis
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.analysis.schema import AnalysisOutput, json_schema
 from callflow.local.stack.temporal import free_port
+from callflow.model_params import openai_accepts_temperature
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis, CommitmentUpdate, NewCommitment
+from callflow.settings import Settings
 from tests.analysis.conftest import API_KEY
 from tests.analysis.openai_server import OpenAIServer, strict_schema_problems
 
-MODEL = "gpt-4o-mini"
+# The default model (Settings), so a retired or shutting-down default fails these tests: the
+# stand-in refuses the ids in tests/support/model_catalog.py as OpenAI does.
+MODEL = Settings.model_fields["openai_model"].default
 RUN = Commitment("c-run", "u-1", "Go running on Tuesday and Thursday", "2026-11-26")
 READ = Commitment("c-read", "u-1", "Read twenty pages every evening", "2026-11-27")
 TRANSCRIPT = [
@@ -136,6 +140,8 @@ async def test_valid_answer_becomes_a_call_analysis(
     assert request.headers["content-type"].startswith("application/json")
     body = request.body
     assert body["model"] == MODEL
+    # The default is a reasoning model: it refuses `temperature`, so none is sent.
+    assert "temperature" not in body
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     user = json.loads(body["messages"][1]["content"])
     assert user["transcript"] == TRANSCRIPT
@@ -362,3 +368,23 @@ async def test_a_silent_call_is_not_sent_to_the_model(
     assert result.commitment_updates == [] and result.new_commitments == []
     assert result.provider == f"openai:{MODEL}"
     assert llm.seen == []
+
+
+@pytest.mark.parametrize("retired", ["gpt-4o-mini", "gpt-5-mini"])
+async def test_a_retired_model_is_rejected_naming_the_setting(
+    llm: OpenAIServer, retired: str
+) -> None:
+    analyzer = OpenAIAnalyzer.create(API_KEY, retired, base_url=llm.base_url)
+    try:
+        with pytest.raises(AnalysisRejected, match="CALLFLOW_OPENAI_MODEL") as info:
+            await analyzer.analyze(TRANSCRIPT, [RUN])
+        assert not info.value.retryable
+    finally:
+        await analyzer.close()
+
+
+def test_sampling_parameters_follow_the_model_family() -> None:
+    assert not openai_accepts_temperature("gpt-6-luna")
+    assert not openai_accepts_temperature("openai/gpt-6.1-sol")
+    assert not openai_accepts_temperature("o3-pro")
+    assert openai_accepts_temperature("chatgpt-4o-latest")

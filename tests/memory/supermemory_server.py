@@ -1,7 +1,9 @@
 """A local server speaking Supermemory's v5 namespace API, for the Supermemory adapter's tests.
 
-It enforces what the hosted API requires (Bearer API key, JSON bodies, `content` on add, `query`
-on search, metadata values that are strings, numbers, booleans or string lists) and answers in
+It enforces what the hosted API requires (Bearer API key, a namespace matching
+`^[a-zA-Z0-9_:-]+$` of at most 100 characters on every /ns/* endpoint, JSON bodies, `content` on
+add, `query` on search, metadata values that are strings, numbers, booleans or string lists) and
+answers in
 the SDK's documented shapes: add -> DocumentRef {id, status}; search -> {results, searchTime}.
 Documents live in memory per namespace, keyed by id (a reused id replaces the document, as the
 hosted service keeps one document per caller-defined id). `fail_next` injects failures.
@@ -20,6 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.http_service import LocalHttpService
+
+# The v5 API's rule for the {namespace} path parameter (the SDK's OpenAPI).
+NAMESPACE_PATTERN = re.compile(r"[a-zA-Z0-9_:-]+")
+NAMESPACE_MAX_LEN = 100
 
 
 @dataclass
@@ -46,6 +52,15 @@ class SupermemoryServer(LocalHttpService):
             return body, JSONResponse(payload, status_code=status)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return body, JSONResponse({"error": "Unauthorized"}, status_code=401)
+        ns = request.path_params.get("ns", "")
+        if len(ns) > NAMESPACE_MAX_LEN or not NAMESPACE_PATTERN.fullmatch(ns):
+            return body, JSONResponse(
+                {
+                    "error": "Invalid namespace",
+                    "details": "namespace must match ^[a-zA-Z0-9_:-]+$ and be at most 100 chars",
+                },
+                status_code=400,
+            )
         if not request.headers.get("content-type", "").startswith("application/json"):
             return body, JSONResponse({"error": "Expected JSON"}, status_code=400)
         if not isinstance(body, dict):

@@ -17,12 +17,18 @@ from cryptography import x509
 
 from callflow.local.phone.apns_endpoint import LocalApns
 from callflow.push.local_credentials import ensure_local_credentials
+from callflow.push.token_cache import shared_provider_token
 from tests.push.conftest import new_token
 
 
 def provider_token(endpoint: LocalApns, issued_at: int | None = None) -> str:
+    """This process's token for the endpoint's key (the one its senders use: the endpoint
+    refuses a second token within 20 minutes), or a token issued at `issued_at`."""
+    if issued_at is None:
+        shared = shared_provider_token(endpoint.key_pem, endpoint.key_id, endpoint.team_id)
+        return shared.get_header().removeprefix("bearer ")
     return jwt.encode(
-        {"iss": endpoint.team_id, "iat": int(time.time()) if issued_at is None else issued_at},
+        {"iss": endpoint.team_id, "iat": issued_at},
         endpoint.key_pem,
         algorithm="ES256",
         headers={"kid": endpoint.key_id},

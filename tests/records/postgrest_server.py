@@ -10,6 +10,10 @@ It enforces what the hosted service requires of a client and answers in PostgRES
   `columns`), only known columns; `Prefer: resolution=merge-duplicates` with `on_conflict=<cols>`
   makes it an upsert that updates the columns sent, else a duplicate key is a 409;
 - POST /rest/v1/rpc/<function> with a JSON object of named arguments calls that SQL function;
+- every request runs as Supabase runs it: in a transaction under `set local role service_role`
+  (the role the service-role key maps to), in a database with Supabase's roles and default
+  privileges (tests/support/supabase_db.py), so a table or function the migrations did not
+  grant to `service_role` answers `42501 permission denied`, as it does on a project;
 - database errors answer PostgREST error objects (code, message, details, hint) with PostgREST's
   HTTP status for their SQLSTATE.
 `fail_next` queues injected failures (status, body).
@@ -65,11 +69,18 @@ class PostgrestServer(LocalHttpService):
     service_key: str
     dsn: str
     fail_next: list[tuple[int, Any]] = field(default_factory=list)
+    role: str = "service_role"  # the database role the service-role key maps to
     _pool: asyncpg.Pool | None = field(default=None, init=False, repr=False)
     name = "local PostgREST server"
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+        if not await self._pool.fetchval("select 1 from pg_roles where rolname = $1", self.role):
+            await self.stop()
+            raise RuntimeError(
+                f"{self.name}: the database has no {self.role!r} role; make it with "
+                "tests/support/supabase_db.py (Supabase's roles and default privileges)"
+            )
         await super().start()
 
     async def stop(self) -> None:
@@ -91,7 +102,7 @@ class PostgrestServer(LocalHttpService):
     def routes(self) -> list[Route]:
         return [
             Route("/rest/v1/rpc/{fn}", self._rpc, methods=["POST"]),
-            Route("/rest/v1/{table}", self._table, methods=["GET", "POST"]),
+            Route("/rest/v1/{table}", self._table, methods=["GET", "POST", "PATCH"]),
         ]
 
     # --- checks every request passes through
@@ -131,7 +142,10 @@ class PostgrestServer(LocalHttpService):
 
     async def _run(self, sql: str, *args: Any) -> tuple[list[str] | None, Response | None]:
         try:
-            rows = await self.pool.fetch(sql, *args)
+            async with self.pool.acquire() as conn, conn.transaction():
+                # The connection is the database owner's; the request's SQL runs as the key's role.
+                await conn.execute(f"set local role {_ident(self.role)}")
+                rows = await conn.fetch(sql, *args)
         except asyncpg.PostgresError as exc:
             code = exc.sqlstate or "XX000"
             detail = getattr(exc, "detail", None)
@@ -151,6 +165,8 @@ class PostgrestServer(LocalHttpService):
             return pg_error(404, "PGRST205", f"Could not find the table 'public.{table}'")
         if request.method == "GET":
             return await self._select(table, columns, request)
+        if request.method == "PATCH":
+            return await self._update(table, columns, request, body)
         return await self._insert(table, columns, request, body)
 
     async def _select(self, table: str, columns: dict[str, str], request: Request) -> Response:
@@ -167,10 +183,11 @@ class PostgrestServer(LocalHttpService):
                 continue
             if key not in columns:
                 return pg_error(400, "42703", f"column {table}.{key} does not exist")
-            op, _, operand = value.partition(".")
+            negated = value.startswith("not.")
+            op, _, operand = value.removeprefix("not.").partition(".")
             column, kind = _ident(key), columns[key]
             if op == "is" and operand in ("null", "true", "false"):
-                where.append(f"{column} is {operand}")
+                where.append(f"{column} is {'not ' if negated else ''}{operand}")
             elif op == "in" and operand.startswith("(") and operand.endswith(")"):
                 args.append([v.strip('"') for v in operand[1:-1].split(",") if v])
                 where.append(f"{column} = any(${len(args)}::text[]::{kind}[])")
@@ -199,6 +216,36 @@ class PostgrestServer(LocalHttpService):
                 args.append(int(params[clause]))
                 sql += f" {clause} ${len(args)}"
         rows, failure = await self._run(f"select row_to_json(x)::text from ({sql}) x", *args)
+        if failure is not None:
+            return failure
+        assert rows is not None
+        return Response("[" + ",".join(rows) + "]", media_type="application/json")
+
+    async def _update(
+        self, table: str, columns: dict[str, str], request: Request, body: Any
+    ) -> Response:
+        """PATCH with `eq` filters only (what the adapters send), returning the rows."""
+        if not isinstance(body, dict) or not body:
+            return pg_error(400, "PGRST102", "the body must be a non-empty JSON object")
+        for key in body:
+            if key not in columns:
+                return pg_error(400, "PGRST204", f"Could not find the '{key}' column of '{table}'")
+        args: list[Any] = [json.dumps(body)]
+        where: list[str] = []
+        for key, value in request.query_params.multi_items():
+            op, _, operand = value.partition(".")
+            if key not in columns or op != "eq":
+                return pg_error(400, "PGRST100", f"unsupported filter {key}={value}")
+            args.append(operand)
+            where.append(f"{_ident(key)} = ${len(args)}::text::{columns[key]}")
+        sets = ", ".join(
+            f"{_ident(k)} = (json_populate_record(null::{_ident(table)}, $1::json)).{_ident(k)}"
+            for k in body
+        )
+        sql = f"update {_ident(table)} as t set {sets}"
+        if where:
+            sql += " where " + " and ".join(where)
+        rows, failure = await self._run(sql + " returning row_to_json(t)::text", *args)
         if failure is not None:
             return failure
         assert rows is not None

@@ -188,6 +188,24 @@ async def test_wrong_key_is_an_auth_error(postgrest: PostgrestServer) -> None:
         await store.close()
 
 
+async def test_a_missing_grant_names_the_table_not_the_key(
+    supabase_records: SupabaseRecords, db: asyncpg.Connection
+) -> None:
+    """The stand-in runs every request as service_role: without a grant the database answers
+    42501 (HTTP 403), which is a migration to apply, not a key to change."""
+    await db.execute("revoke select on table public.users from service_role")
+    try:
+        with pytest.raises(RecordsError) as info:
+            await supabase_records.get_user(uid("u"))
+    finally:
+        await db.execute("grant select on table public.users to service_role")
+    assert not isinstance(info.value, RecordsAuthError)
+    assert not info.value.retryable
+    message = str(info.value)
+    assert "public.users" in message and "grant" in message and "42501" in message
+    assert "SUPABASE_SERVICE_ROLE_KEY" not in message
+
+
 @pytest.mark.parametrize(
     ("status", "body"),
     [(500, {"message": "boom"}), (503, "upstream unavailable"), (429, {"message": "slow"})],

@@ -5,14 +5,17 @@ Supabase adapter, and every test starting from empty tables."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
+import pytest
 import pytest_asyncio
 
 from callflow.local.stack.postgres import LocalPostgres
 from callflow.slots.postgres import PostgresAgentSlots
 from callflow.slots.supabase import SupabaseAgentSlots
 from tests.records.postgrest_server import PostgrestServer
+from tests.support.supabase_db import supabase_database_for
 
 SERVICE_KEY = "test-service-role-key"
 
@@ -40,6 +43,15 @@ async def pg_slots(
 ) -> PostgresAgentSlots:
     await empty_tables(area_database.dsn)
     return package_pg_slots
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def area_database(
+    supabase_postgres: LocalPostgres, request: pytest.FixtureRequest
+) -> LocalPostgres:
+    """This area's migrated database, on the cluster set up as a Supabase project (its roles,
+    new tables granted to nobody): the Postgres adapter and the PostgREST stand-in share it."""
+    return await supabase_database_for(supabase_postgres, Path(str(request.node.path)).name)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

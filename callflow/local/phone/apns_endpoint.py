@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -58,6 +58,16 @@ _FAILURE_REASONS = {
     500: "InternalServerError",
     503: "ServiceUnavailable",
 }
+# APNs answers 429 TooManyProviderTokenUpdates when a provider token is updated more often than
+# every 20 minutes. Apple does not publish how it counts; what is known: a connection must keep
+# one token (one that changes it sooner is refused), while several servers (or a restarted one)
+# each signing their own token for the same key work. So this endpoint refuses a connection's
+# token change within 20 minutes, and more than a few new tokens per key within 20 minutes: a
+# sender that signs a token per connection or per push is refused, a handful of processes not.
+MIN_TOKEN_UPDATE_INTERVAL_S = 20 * 60
+MAX_NEW_TOKENS_PER_INTERVAL = 4
+# A lost response is held this long (longer than any sender waits) before it is sent.
+_LOST_RESPONSE_HOLD_S = 120.0
 # APNs keeps a connection open for many pushes; so does this endpoint (hypercorn's default would
 # close an HTTP/2 connection after 1,000 requests).
 _MAX_STREAMS_PER_CONNECTION = 1000
@@ -99,12 +109,21 @@ class ApnsEndpointApp:
     received: list[ReceivedPush] = field(default_factory=list)
     requests_total: int = 0
     handler_errors: int = 0
+    # Wall clock (unix seconds) for the provider-token rules; tests move it.
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self._public_key = self.credentials.public_signing_key()
         self._devices: dict[str, _Device] = {}
         self._failures: list[int] = []
         self._verified_tokens: dict[str, int] = {}
+        # When each new token was first seen (the endpoint has one key, one team), and each
+        # connection's token and since when.
+        self._new_tokens_at: list[float] = []
+        self._connection_tokens: dict[tuple[str, int], tuple[str, float]] = {}
+        self.token_updates_refused = 0
+        self.new_tokens_accepted = 0  # distinct provider tokens ever accepted
+        self._responses_to_lose = 0
         self._deliveries: set[asyncio.Task[None]] = set()
 
     # --- devices and fault injection -------------------------------------------------------
@@ -126,6 +145,11 @@ class ApnsEndpointApp:
         if status not in _FAILURE_REASONS:
             raise ValueError(f"fail_next status must be one of {sorted(_FAILURE_REASONS)}")
         self._failures.extend([status] * count)
+
+    def lose_next_responses(self, count: int) -> None:
+        """Deliver the next `count` pushes but never answer them, like a connection that
+        drops after APNs took the push: the sender cannot know whether the phone got it."""
+        self._responses_to_lose += count
 
     async def drain_deliveries(self) -> None:
         """Wait until every accepted push has been handed to its device handler."""
@@ -166,6 +190,9 @@ class ApnsEndpointApp:
         task = asyncio.create_task(self._deliver(device.handler, push))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
+        if self._responses_to_lose > 0:
+            self._responses_to_lose -= 1
+            await asyncio.sleep(_LOST_RESPONSE_HOLD_S)  # cancelled when the endpoint stops
         await _respond(send, 200, apns_id)
 
     def _accept(
@@ -179,7 +206,8 @@ class ApnsEndpointApp:
         if match is None:
             raise _Reject(404, "BadPath")
         token = match.group(1).lower()
-        self._check_provider_token(headers.get("authorization"))
+        client = scope.get("client") or ("", 0)
+        self._check_provider_token(headers.get("authorization"), (str(client[0]), int(client[1])))
         if headers.get("apns-id") is not None and not _is_canonical_uuid(apns_id):
             raise _Reject(400, "BadMessageId")
         topic = headers.get("apns-topic")
@@ -233,10 +261,18 @@ class ApnsEndpointApp:
             received_at_wall=time.time(),
         )
 
-    def _check_provider_token(self, authorization: str | None) -> None:
-        # Like APNs, verify a token's signature once and afterwards re-check only its age.
-        issued_at = self._verified_tokens.get(authorization or "")
-        if issued_at is not None and time.time() - issued_at <= MAX_TOKEN_AGE_S:
+    def _check_provider_token(self, authorization: str | None, connection: tuple[str, int]) -> None:
+        """APNs' rules: a valid ES256 token for the key and team (403 InvalidProviderToken),
+        at most an hour old (403 ExpiredProviderToken), and updated no more often than every
+        20 minutes (429 TooManyProviderTokenUpdates; see MIN_TOKEN_UPDATE_INTERVAL_S)."""
+        now = self.clock()
+        token = authorization or ""
+        issued_at = self._verified_tokens.get(token)
+        if issued_at is not None:
+            # Like APNs, verify a token's signature once and afterwards re-check only its age.
+            if now - issued_at > MAX_TOKEN_AGE_S:
+                raise _Reject(403, "ExpiredProviderToken")
+            self._use_on_connection(token, connection, now)
             return
         try:
             issued_at = verify_provider_token(
@@ -244,13 +280,38 @@ class ApnsEndpointApp:
                 public_key=self._public_key,
                 key_id=self.credentials.key_id,
                 team_id=self.credentials.team_id,
+                now=now,
             )
         except ProviderTokenInvalid as e:
             log.info("provider token refused: %s", e.detail)
             raise _Reject(403, e.reason) from e
+        recent = [t for t in self._new_tokens_at if now - t < MIN_TOKEN_UPDATE_INTERVAL_S]
+        if len(recent) >= MAX_NEW_TOKENS_PER_INTERVAL:
+            self._refuse_update(
+                f"the {len(recent) + 1}th new token for this key within "
+                f"{MIN_TOKEN_UPDATE_INTERVAL_S} s"
+            )
+        self._use_on_connection(token, connection, now)
+        self._new_tokens_at = [*recent, now]
+        self.new_tokens_accepted += 1
         if len(self._verified_tokens) > 1000:
             self._verified_tokens.clear()
-        self._verified_tokens[authorization or ""] = issued_at
+        self._verified_tokens[token] = issued_at
+
+    def _use_on_connection(self, token: str, connection: tuple[str, int], now: float) -> None:
+        current = self._connection_tokens.get(connection)
+        if current is not None and current[0] != token:
+            if now - current[1] < MIN_TOKEN_UPDATE_INTERVAL_S:
+                self._refuse_update(
+                    f"this connection changed its token {now - current[1]:.0f} s after the last"
+                )
+        if current is None or current[0] != token:
+            self._connection_tokens[connection] = (token, now)
+
+    def _refuse_update(self, why: str) -> NoReturn:
+        self.token_updates_refused += 1
+        log.info("provider token refused: %s (APNs allows one update per 20 minutes)", why)
+        raise _Reject(429, "TooManyProviderTokenUpdates")
 
     async def _deliver(self, handler: DeviceHandler, push: ReceivedPush) -> None:
         try:
@@ -385,6 +446,9 @@ class LocalApns:
     def fail_next(self, count: int, status: int = 500) -> None:
         self.app.fail_next(count, status)
 
+    def lose_next_responses(self, count: int) -> None:
+        self.app.lose_next_responses(count)
+
     def duplicate_apns_ids(self) -> dict[str, int]:
         return self.app.duplicate_apns_ids()
 
@@ -406,12 +470,13 @@ async def start_local_apns(
     port: int = 0,
     *,
     topic: str = LOCAL_VOIP_TOPIC,
+    clock: Callable[[], float] = time.time,
 ) -> LocalApns:
     """Serve the local APNs endpoint on `host:port` (0 = a free port) until `.stop()`."""
     if not topic.endswith(".voip"):
         raise ValueError(f"topic must be the app's VoIP topic ending in .voip, got {topic!r}")
     credentials = ensure_local_credentials(state_dir)
-    app = ApnsEndpointApp(credentials=credentials, topic=topic)
+    app = ApnsEndpointApp(credentials=credentials, topic=topic, clock=clock)
     # Bind and listen before serving so the port is known and connections queue immediately.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -87,9 +88,26 @@ class ConnectedCall:
     hung_up: asyncio.Event  # set when the room closes or the agent leaves
 
 
-DeclineCallback = Callable[[str], Awaitable[None]]
+# (call id, the push's room token): the token proves to the call API that this phone got the push.
+DeclineCallback = Callable[[str, str], Awaitable[None]]
 RpcHandler = Callable[[rtc.RpcInvocationData], Awaitable[str]]
 OnConnected = Callable[[rtc.Room, ConnectedCall], Awaitable[None]]
+
+
+# The phone's room while one of its RPC handlers runs: a handler that answers with a byte
+# stream (device.screenshot) sends it from this room's participant.
+phone_room: ContextVar[rtc.Room] = ContextVar("phone_room")
+
+
+def _in_room(room: rtc.Room, handler: RpcHandler) -> RpcHandler:
+    async def bound(data: rtc.RpcInvocationData) -> str:
+        reset = phone_room.set(room)
+        try:
+            return await handler(data)
+        finally:
+            phone_room.reset(reset)
+
+    return bound
 
 
 class PayloadError(ValueError):
@@ -231,7 +249,7 @@ class PhoneSimulator:
             if call.mode is Mode.IGNORE:
                 call.outcome = Outcome.IGNORED
             elif call.mode is Mode.DECLINE:
-                await self._do_decline(call)
+                await self._do_decline(call, str(payload["token"]))
             else:
                 await self._answer(payload, call)
         except PayloadError as e:
@@ -248,10 +266,10 @@ class PhoneSimulator:
         finally:
             call.done.set()
 
-    async def _do_decline(self, call: CallLog) -> None:
+    async def _do_decline(self, call: CallLog, room_token: str) -> None:
         if self._decline is None:
             raise RuntimeError("mode is decline but the simulator has no decline callback")
-        await self._decline(call.call_id)
+        await self._decline(call.call_id, room_token)
         call.declined_at = time.time()
         call.outcome = Outcome.DECLINED
 
@@ -291,7 +309,7 @@ class PhoneSimulator:
             for p in room.remote_participants.values():
                 on_participant_connected(p)
             for method, handler in self.rpc_handlers.items():
-                room.local_participant.register_rpc_method(method, handler)
+                room.local_participant.register_rpc_method(method, _in_room(room, handler))
             call.answered.set()
             microphone = rtc.AudioSource(SAMPLE_RATE, NUM_CHANNELS)
             track = rtc.LocalAudioTrack.create_audio_track("microphone", microphone)

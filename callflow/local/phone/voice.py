@@ -175,7 +175,7 @@ class AgentListener:
 
 
 def script_from_room(room: rtc.Room) -> ConversationScript:
-    """The room metadata carries the call context (the same JSON as the agent's job)."""
+    """The room metadata names the offline script the agent and the phone share (no context)."""
     try:
         name = json.loads(room.metadata or "{}").get("script")
     except (json.JSONDecodeError, AttributeError):

@@ -3,7 +3,6 @@ tests/agent/test_device_tools.py)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import struct
 import zlib
@@ -15,8 +14,10 @@ from callflow.local.phone.device import (
     METHODS,
     RPC_BAD_REQUEST,
     RPC_PERMISSION_DENIED,
+    RPC_UNAVAILABLE,
     DeviceState,
     device_rpc_handlers,
+    screen_png,
 )
 
 
@@ -29,17 +30,23 @@ async def test_registers_exactly_the_five_contract_methods() -> None:
     assert set(device_rpc_handlers(DeviceState())) == set(METHODS)
 
 
-async def test_screenshot_is_a_valid_small_png() -> None:
-    handler = device_rpc_handlers(DeviceState(screen_size=(8, 16)))["device.screenshot"]
-    doc = json.loads(await handler(invoke("device.screenshot")))
-    png = base64.b64decode(doc["png_base64"])
+async def test_the_screenshot_is_a_real_screens_png_too_big_for_an_rpc_answer() -> None:
+    png = screen_png(1170, 2532)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
-    assert (width, height) == (doc["width"], doc["height"]) == (8, 16)
+    assert (width, height) == (1170, 2532)
     idat_len = struct.unpack(">I", png[33:37])[0]
     raw = zlib.decompress(png[41 : 41 + idat_len])
-    assert len(raw) == 16 * (1 + 8 * 3)  # filter byte + RGB per row
-    assert len(doc["png_base64"]) < 15_000  # fits LiveKit's RPC payload limit
+    assert len(raw) == 2532 * (1 + 1170 * 3)  # filter byte + RGB per row
+    # Far beyond LiveKit's 15 KiB RPC payload, even before base64: it must go as a byte stream.
+    assert len(png) > 500 * 1024
+
+
+async def test_screenshot_outside_a_call_is_refused() -> None:
+    handler = device_rpc_handlers(DeviceState())["device.screenshot"]
+    with pytest.raises(rtc.RpcError) as info:
+        await handler(invoke("device.screenshot"))
+    assert info.value.code == RPC_UNAVAILABLE
 
 
 async def test_location_refused_without_permission() -> None:

@@ -41,23 +41,27 @@ class DeclineRecorder:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
         self.declined: list[str] = []
+        self.tokens: list[str] = []
 
-    async def __call__(self, call_id: str) -> None:
-        await asyncio.sleep(self.delay_s)  # the app backend's round trip
+    async def __call__(self, call_id: str, room_token: str) -> None:
+        await asyncio.sleep(self.delay_s)  # the call API's round trip
         self.declined.append(call_id)
+        self.tokens.append(room_token)
 
 
 async def test_decline_reports_through_the_callback_without_holding_the_push() -> None:
     decline = DeclineRecorder(delay_s=0.3)
     phone = PhoneSimulator(mode="decline", decline=decline)
+    push = payload("c-decline")
 
     began = time.monotonic()
-    await phone.on_push(payload("c-decline"))
+    await phone.on_push(push)
     assert time.monotonic() - began < 0.05
     assert decline.declined == []  # still in flight
 
     call = await phone.wait_for("c-decline", timeout_s=5)
     assert decline.declined == ["c-decline"]
+    assert decline.tokens == [push["token"]]  # the push's room token proves the decline
     assert call.outcome is Outcome.DECLINED
     assert call.declined_at is not None and call.declined_at >= call.push_received_at + 0.3
     assert call.joined_at is None and call.errors == []
