@@ -35,6 +35,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from callflow.call_inputs import call_input_from
+from callflow.schedules.dst import SCHEDULE_MEMO_KEY, due_for_firing
 from callflow.schedules.errors import (
     ScheduleAlreadyExists,
     ScheduleError,
@@ -51,7 +52,7 @@ SCHEDULE_ID_PREFIX = "callflow-user-"
 DEFAULT_LEAD_S = 300.0
 OPT_OUT_NOTE = "paused: the user opted out of calls"
 RESUME_NOTE = "resumed"
-MEMO_KEY = "call_schedule"
+MEMO_KEY = SCHEDULE_MEMO_KEY  # the workflow reads the local spec from it (dst.py)
 _USER_ID = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
 
 
@@ -93,7 +94,16 @@ class ScheduleView:
 
     @property
     def next_call_times(self) -> list[datetime]:
-        return [t + timedelta(seconds=self.lead_s) for t in self.next_fire_times]
+        """When the next firings ring: each one's local call time (a duplicate firing of a
+        repeated wall time rings nothing: dst.py)."""
+        if self.schedule is None:
+            return [t + timedelta(seconds=self.lead_s) for t in self.next_fire_times]
+        s = self.schedule
+        dues = (
+            due_for_firing(t, s.timezone, s.times, s.days, self.lead_s, s.jitter_s)
+            for t in self.next_fire_times
+        )
+        return [d for d in dues if d is not None]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,13 +125,17 @@ class ScheduleView:
 
 
 def describe_calendar(cal: ScheduleCalendarSpec) -> str:
-    """`sun,mon 07:28:00` for a calendar spec of single values (the ones this package makes)."""
+    """`sun,mon 07:28:00` for a calendar spec of single values (the ones this package makes);
+    `2027-03-14 01:57:00` for a dated daylight-saving calendar."""
+    h, m, s = (cal.hour[0].start, cal.minute[0].start, cal.second[0].start)
+    if cal.year:
+        y, mo, d = (cal.year[0].start, cal.month[0].start, cal.day_of_month[0].start)
+        return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{m:02d}:{s:02d}"
     days = ",".join(
         TEMPORAL_DAY_NAME[d]
         for r in cal.day_of_week
         for d in range(r.start, r.end + 1, r.step or 1)
     )
-    h, m, s = (cal.hour[0].start, cal.minute[0].start, cal.second[0].start)
     return f"{days} {h:02d}:{m:02d}:{s:02d}"
 
 

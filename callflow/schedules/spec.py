@@ -1,17 +1,18 @@
 """A user's recurring call schedule and its translation into a Temporal `ScheduleSpec`.
 
 Times are local wall-clock times in the user's IANA time zone; Temporal's calendar spec
-evaluates them in that zone, so daylight-saving changes need no code here (see dst.py for what
-Temporal does with times that do not exist or happen twice).
+evaluates them in that zone. Around daylight-saving changes a few firings are added as dated
+calendars (dst.py says which, and how the workflow keeps one call per local day).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -25,7 +26,21 @@ TEMPORAL_DAY = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat
 TEMPORAL_DAY_NAME = {v: k for k, v in TEMPORAL_DAY.items()}
 MAX_JITTER_S = 900
 DAY_S = 86_400
+# Dated daylight-saving calendars reach this many years ahead (re-saving a schedule renews them).
+DATED_YEARS = 10
 _HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    # The host's tz folder also holds names that are not IANA zones: `localtime` (whatever
+    # this machine's clock is set to, so another host reads it differently), `posixrules`
+    # and `Factory`.
+    return frozenset(available_timezones() - {"localtime", "posixrules", "Factory"})
+
+
+def is_iana_zone(name: str) -> bool:
+    return isinstance(name, str) and name in _iana_zones()
 
 
 def _invalid(message: str) -> PydanticCustomError:
@@ -92,6 +107,8 @@ class CallSchedule(BaseModel):
     @classmethod
     def _known_zone(cls, v: str) -> str:
         try:
+            if not is_iana_zone(v):
+                raise ValueError(v)
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise _invalid(
@@ -150,12 +167,15 @@ class CallSchedule(BaseModel):
         except ValidationError as exc:
             raise _as_invalid(exc) from None
 
-    def to_temporal_spec(self, lead_s: float) -> ScheduleSpec:
+    def to_temporal_spec(self, lead_s: float, today: date | None = None) -> ScheduleSpec:
         """Calendar specs firing `lead_s` seconds before each local call time, in `timezone`.
 
         Subtracting the lead may cross midnight, which moves the firing to the previous day of
-        the week. Jitter only delays the firing; the workflow's due time is the nominal
-        (unjittered) firing + the lead, so jitter spreads preparation, not the ring time.
+        the week. Around daylight-saving changes the wall-clock calendars miss some firings
+        (dst.py): one dated calendar each, from a year before `today` to DATED_YEARS after,
+        fires those. Jitter only delays the firing; the workflow's due time is the local call
+        time the nominal (unjittered) firing is for, so jitter spreads preparation, not the
+        ring time.
         """
         lead = _whole_seconds(lead_s)
         calendars = []
@@ -172,11 +192,37 @@ class CallSchedule(BaseModel):
                     comment=f"call at {t} on {','.join(self.days)}, fires {lead}s ahead",
                 )
             )
+        calendars += _dated_calendars(self, lead, today or date.today())
         return ScheduleSpec(
             calendars=calendars,
             time_zone_name=self.timezone,
             jitter=timedelta(seconds=self.jitter_s) if self.jitter_s else None,
         )
+
+
+def _dated_calendars(
+    schedule: CallSchedule, lead_s: int, today: date
+) -> list[ScheduleCalendarSpec]:
+    from callflow.schedules.dst import off_calendar_firings  # dst.py builds on this module
+
+    zone = ZoneInfo(schedule.timezone)
+    start = today - timedelta(days=366)
+    end = today + timedelta(days=366 * DATED_YEARS)
+    calendars = []
+    for fire in off_calendar_firings(schedule, lead_s, start, end):
+        local = fire.astimezone(zone)
+        calendars.append(
+            ScheduleCalendarSpec(
+                second=[ScheduleRange(local.second)],
+                minute=[ScheduleRange(local.minute)],
+                hour=[ScheduleRange(local.hour)],
+                day_of_month=[ScheduleRange(local.day)],
+                month=[ScheduleRange(local.month)],
+                year=[ScheduleRange(local.year)],
+                comment=f"daylight-saving firing {fire.isoformat()}, {lead_s}s ahead of its call",
+            )
+        )
+    return calendars
 
 
 def _whole_seconds(lead_s: float) -> int:

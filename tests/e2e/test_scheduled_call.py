@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 
 from callflow.local.demo import seed_user
@@ -58,7 +57,13 @@ async def test_a_schedule_fires_a_call_that_rings_at_its_due_time(stack: LocalSt
 
 async def test_the_call_api_of_the_local_stack_manages_schedules(stack: LocalStack) -> None:
     user_id = f"sched-{uuid.uuid4().hex[:6]}"
-    async with httpx.AsyncClient(base_url=stack.api_url) as http:
+    async with stack.api_client() as http:
+        unknown = await http.put(
+            f"/users/{user_id}/schedule",
+            json={"timezone": "Asia/Tokyo", "days": ["tue"], "times": ["08:00"]},
+        )
+        assert unknown.status_code == 404  # no schedule for a user the records do not know
+        await seed_user(stack, user_id)
         bad = await http.put(
             f"/users/{user_id}/schedule",
             json={"timezone": "Mars/Olympus", "days": ["mon"], "times": ["07:30"]},
