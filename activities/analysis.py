@@ -22,6 +22,8 @@ class AnalyzeInput:
 @dataclass
 class NotifyOutput:
     delivered: bool
+    # False when no app backend is configured: nothing was due, so nothing failed.
+    configured: bool = True
 
 
 class AnalysisActivities:
@@ -45,5 +47,5 @@ class NotifyActivities:
     @activity.defn
     async def notify_app_backend(self, input: PostCallEvent) -> NotifyOutput:
         if self._notifier is None:
-            return NotifyOutput(delivered=False)
+            return NotifyOutput(delivered=False, configured=False)
         return NotifyOutput(delivered=await self._notifier.post_call(input))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from temporalio import activity
@@ -20,6 +21,8 @@ class FetchMemoryInput:
 @dataclass
 class FetchMemoryOutput:
     items: list[MemoryItem] = field(default_factory=list)
+    # How long the store's search took in this attempt (ms); None from workers before it.
+    elapsed_ms: float | None = None
 
 
 @dataclass
@@ -41,8 +44,10 @@ class MemoryActivities:
 
     @activity.defn
     async def fetch_memory(self, input: FetchMemoryInput) -> FetchMemoryOutput:
+        started = time.perf_counter()
         items = await self._memory.search(input.user_id, input.query, input.limit)
-        return FetchMemoryOutput(items=items)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        return FetchMemoryOutput(items=items, elapsed_ms=round(elapsed_ms, 3))
 
     @activity.defn
     async def write_memory(self, input: WriteMemoryInput) -> WriteMemoryOutput:

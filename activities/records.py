@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,6 +52,17 @@ class SaveRecordOutput:
     new_commitment_ids: list[str] = field(default_factory=list)
     updated_commitment_ids: list[str] = field(default_factory=list)
     restated_commitment_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WebhookResultInput:
+    call_id: str
+    delivered: bool
+
+
+@dataclass
+class WebhookResultOutput:
+    recorded: bool  # False: no record of that call to write it into
 
 
 HISTORY_PER_COMMITMENT = 5
@@ -114,3 +126,16 @@ class RecordsActivities:
             out.restated_commitment_ids = changes.restated_ids
         await self._records.save_call(record)
         return out
+
+    @activity.defn
+    async def record_webhook_result(self, input: WebhookResultInput) -> WebhookResultOutput:
+        """Set the saved record's `webhook_delivered` (the record is saved before the webhook
+        goes out). Idempotent: a retry writes the same value."""
+        record = await self._records.get_call(input.call_id)
+        if record is None:
+            return WebhookResultOutput(recorded=False)
+        if record.webhook_delivered is not input.delivered:
+            await self._records.save_call(
+                dataclasses.replace(record, webhook_delivered=input.delivered)
+            )
+        return WebhookResultOutput(recorded=True)
