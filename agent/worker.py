@@ -27,6 +27,7 @@ from agent.metadata import parse_call_context
 from agent.offline.script import get_script
 from agent.providers import build_providers, load_vad
 from agent.signals import TemporalWorkflowSignals
+from callflow.monitoring.agent_metrics import serve_agent_metrics
 from callflow.ports import AgentSlots, AgentWorkerReport
 from callflow.settings import ConfigurationError, Settings, get_settings
 from callflow.slots.errors import SlotsError
@@ -166,7 +167,13 @@ def build_server(settings: Settings) -> AgentServer:
     # server is made from settings at run time, and the job processes need `entrypoint`
     # importable from this module.
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
-    CapacityReporter(server, settings).attach()
+    reporter = CapacityReporter(server, settings)
+    reporter.attach()
+    # On worker_started: in the main process, once its pool is up (never in a job process).
+    server.on(
+        "worker_started",
+        lambda: serve_agent_metrics(settings.agent_metrics_bind, reporter.current),
+    )
     return server
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from callflow.importer.cli import import_group
 from callflow.operator.cli import calls
+from callflow.report.cli import report
 from callflow.schedules.cli import schedules
 from callflow.settings import ConfigurationError, get_settings
 from callflow.telemetry import shutdown_sdk_runtimes
@@ -99,7 +101,9 @@ def call(user_id: str, api: str | None, idempotency_key: str | None, at: str | N
         body["idempotency_key"] = idempotency_key
     if at:
         body["scheduled_for"] = at
-    response = httpx.post(f"{base}/calls", json=body, timeout=30)
+    from callflow.service.auth import client_headers
+
+    response = httpx.post(f"{base}/calls", json=body, headers=client_headers(settings), timeout=30)
     click.echo(json.dumps(response.json(), indent=2))
     sys.exit(0 if response.is_success else 1)
 
@@ -113,9 +117,37 @@ def status(call_id: str, api: str | None) -> None:
 
     settings = get_settings()
     base = api or f"http://{settings.api_host}:{settings.api_port}"
-    response = httpx.get(f"{base}/calls/{call_id}", timeout=30)
+    from callflow.service.auth import client_headers
+
+    response = httpx.get(f"{base}/calls/{call_id}", headers=client_headers(settings), timeout=30)
     click.echo(json.dumps(response.json(), indent=2))
     sys.exit(0 if response.is_success else 1)
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """Call API keys (README, "Security")."""
+
+
+@api_key.command("new")
+@click.option("--name", required=True, help="who holds it, e.g. app-backend (safe to log)")
+@click.option(
+    "--scopes",
+    default="calls:write,calls:read,schedules:write",
+    show_default=True,
+    help="comma-separated: calls:write, calls:read, schedules:write, operator",
+)
+def api_key_new(name: str, scopes: str) -> None:
+    """Print a new key (give it to its holder) and its CALLFLOW_API_KEYS entry (a digest)."""
+    from callflow.service.auth import ALL_SCOPES, api_key_entry, new_api_key
+
+    wanted = {s.strip() for s in scopes.split(",") if s.strip()}
+    if not wanted or wanted - ALL_SCOPES or ":" in name or "," in name or not name:
+        raise click.UsageError(
+            f"--name must have no ':' or ','; --scopes must be some of {sorted(ALL_SCOPES)}"
+        )
+    key = new_api_key()
+    click.echo(json.dumps({"key": key, "api_keys_entry": api_key_entry(name, key, wanted)}))
 
 
 @main.group()
@@ -213,6 +245,8 @@ def eval_analysis(directory: Path, json_output: bool) -> None:
 
 main.add_command(schedules)
 main.add_command(calls)
+main.add_command(import_group)
+main.add_command(report)
 
 
 def run() -> None:

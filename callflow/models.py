@@ -25,6 +25,11 @@ class Outcome(StrEnum):
     NO_CAPACITY = "no_capacity"  # no agent slot came free within the max wait
 
 
+# A record's outcome that no call workflow ends with: a conversation brought over from an
+# earlier system by the history import (migration 0011; docs/history-import.md).
+IMPORTED_OUTCOME = "imported"
+
+
 class CommitmentStatus(StrEnum):
     OPEN = "open"
     KEPT = "kept"
@@ -42,6 +47,8 @@ class User:
     timezone: str = "UTC"
     locale: str = "en-US"
     quiet_hours: str | None = None  # "22:00-07:00", local: no ring starts inside it
+    # The user agreed to have calls recorded (off unless they turn it on: docs/recordings.md).
+    recording_consent: bool = False
 
 
 class Recurrence(StrEnum):
@@ -128,6 +135,19 @@ class Usage:
 
 
 @dataclass
+class Recording:
+    """A call's recording in object storage (stereo Ogg/Opus: left the user, right the agent).
+    The retention cleanup deletes the object and clears `key`, stamping `deleted_at`."""
+
+    key: str | None  # the object key, None once deleted
+    duration_s: float
+    size_bytes: int
+    channels: int = 2
+    started_at: str | None = None  # ISO-8601 UTC of the first sample: the phone's join
+    deleted_at: str | None = None  # ISO-8601 UTC
+
+
+@dataclass
 class CallRecord:
     """What the records store keeps of one call; upserted by `call_id`."""
 
@@ -150,3 +170,8 @@ class CallRecord:
     stages: list[dict[str, str]] = field(default_factory=list)
     topics_next_time: list[str] = field(default_factory=list)  # from the analysis
     agent_redispatches: int = 0  # agent dispatches beyond each attempt's first
+    # Per agent reply to a user turn: the user's end of speech -> the agent's first audio (ms).
+    turn_latencies_ms: list[float] = field(default_factory=list)
+    pushes_sent: int | None = None  # VoIP pushes sent for the call; None: not counted then
+    webhook_delivered: bool | None = None  # the post-call webhook's result; None: not known
+    recording: Recording | None = None  # the call's recording, when the user consented

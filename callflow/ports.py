@@ -57,6 +57,35 @@ class RecordsStore(Protocol):
         ...
 
 
+class RecordingRecords(Protocol):
+    """The records store's side of call recordings (both records adapters implement it)."""
+
+    async def set_recording_consent(self, user_id: str, consent: bool) -> bool:
+        """False when there is no such user."""
+        ...
+
+    async def expired_recordings(
+        self, ended_before: str, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """(call id, object key) of calls that ended before the ISO cut-off and still hold a
+        recording, oldest first."""
+        ...
+
+    async def clear_recording(self, call_id: str, deleted_at: str) -> None: ...
+
+
+class RecordingStore(Protocol):
+    """Call recordings in S3-compatible object storage, keyed by call id."""
+
+    def describe(self) -> str: ...
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Deleting an object that is already gone is not an error."""
+        ...
+
+    async def size(self, key: str) -> int | None: ...
+
+
 class MemoryStore(Protocol):
     async def search(self, user_id: str, query: str, limit: int = 5) -> list[MemoryItem]: ...
     async def write(

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 from starlette.types import ASGIApp
@@ -25,15 +25,23 @@ from temporalio.worker import Worker
 
 from activities.analysis import AnalysisActivities, NotifyActivities
 from activities.error_edge import ErrorEdge
+from activities.importing import ImportActivities
 from activities.memory import MemoryActivities
+from activities.recordings import RecordingActivities
 from activities.records import RecordsActivities
 from activities.ring import RingActivities
 from activities.rooms import RoomActivities
 from activities.slots import SlotActivities
+from callflow.analysis.anthropic import AnthropicAnalyzer
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
+from callflow.importer.elevenlabs import ElevenLabsSource
+from callflow.importer.ledger import PostgresImportLedger
+from callflow.importer.ports import HistoryImport, no_conversation_api
 from callflow.memory.postgres import PostgresMemory
 from callflow.memory.supermemory import SupermemoryMemory
+from callflow.monitoring.activity_metrics import ActivityMetrics
+from callflow.monitoring.metrics import serve_metrics
 from callflow.notify.webhook import SignedWebhookNotifier
 from callflow.ports import (
     AgentSlots,
@@ -41,17 +49,23 @@ from callflow.ports import (
     CallAnalyzer,
     MemoryStore,
     PushSender,
+    RecordingRecords,
+    RecordingStore,
     RecordsStore,
     RoomService,
 )
 from callflow.push.apns import ApnsPushSender
+from callflow.recordings.retention import ensure_cleanup_schedule
+from callflow.recordings.s3 import recording_store_from
 from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
 from callflow.rooms.livekit import LiveKitRooms
 from callflow.schedules.intents import PostgresScheduleIntentStore
 from callflow.schedules.manager import ScheduleManager
 from callflow.schedules.routes import schedule_routes
-from callflow.service.app import create_app
+from callflow.service.app import create_app, create_webhook_app
+from callflow.service.auth import Authenticator, Scope
+from callflow.service.call_cap import CallCap, PostgresCallCap, SupabaseCallCap
 from callflow.service.deps import ServiceDeps
 from callflow.settings import ConfigurationError, Settings, get_settings
 from callflow.slots.postgres import PostgresAgentSlots
@@ -59,6 +73,8 @@ from callflow.slots.supabase import SupabaseAgentSlots
 from callflow.telemetry import asgi_metrics_middleware
 from callflow.temporal_client import connect_temporal
 from workflows.call import CallWorkflow
+from workflows.import_history import ImportHistoryWorkflow
+from workflows.recording_cleanup import RecordingCleanupWorkflow
 
 log = logging.getLogger("callflow")
 
@@ -83,6 +99,8 @@ class Ports:
     notifier: AppBackendNotifier | None
     slots: AgentSlots | None = None  # None: agent capacity is not managed
     descriptions: dict[str, str] = field(default_factory=dict)
+    history_import: HistoryImport | None = None  # None: imports fail, saying what is missing
+    recordings: RecordingStore | None = None  # None: recordings off (no S3 endpoint set)
 
 
 def _require_database_url(settings: Settings, port: str) -> str:
@@ -142,12 +160,18 @@ def build_analyzer(settings: Settings) -> Built[CallAnalyzer]:
             settings.openai_base_url,
         )
         return Built(analyzer, f"openai structured output ({settings.openai_model})")
-    reason = (
-        "ANTHROPIC_API_KEY serves the agent only; set OPENAI_API_KEY for LLM analysis"
-        if settings.anthropic_api_key
-        else "no OPENAI_API_KEY"
+    if settings.anthropic_api_key:
+        # Only an Anthropic key: the analysis runs on Anthropic too (OpenAI wins when both are
+        # set, as it leads the agent's LLM fallback).
+        claude = AnthropicAnalyzer.create(
+            settings.anthropic_api_key.get_secret_value(),
+            settings.anthropic_model,
+            settings.anthropic_base_url,
+        )
+        return Built(claude, f"anthropic tool-use structured output ({settings.anthropic_model})")
+    return Built(
+        OfflineAnalyzer(), "offline heuristic analyzer (no OPENAI_API_KEY or ANTHROPIC_API_KEY)"
     )
-    return Built(OfflineAnalyzer(), f"offline heuristic analyzer ({reason})")
 
 
 def build_push(settings: Settings, stack: AsyncExitStack) -> Built[PushSender]:
@@ -172,6 +196,7 @@ def build_rooms(settings: Settings, stack: AsyncExitStack) -> Built[RoomService]
         settings.livekit_api_key,
         settings.livekit_api_secret.get_secret_value(),
         departure_timeout_s=settings.livekit_departure_timeout_s,
+        public_url=settings.livekit_public_url,
     )
     stack.push_async_callback(rooms.close)
     return Built(rooms, f"livekit at {settings.livekit_url}")
@@ -196,6 +221,8 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
     records = await build_records(settings, stack)
     memory = await build_memory(settings, stack)
     analyzer = build_analyzer(settings)
+    history_import = await build_history_import(settings, stack)
+    recordings = build_recordings(settings, stack)
     slots = (
         await build_agent_slots(settings, stack)
         if settings.agent_slots
@@ -209,6 +236,8 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
         analyzer=analyzer.adapter,
         notifier=notifier.adapter,
         slots=slots.adapter,
+        history_import=history_import.adapter,
+        recordings=recordings.adapter,
         descriptions={
             "records": records.description,
             "memory": memory.description,
@@ -217,11 +246,36 @@ async def build_ports(settings: Settings, stack: AsyncExitStack) -> Ports:
             "analysis": analyzer.description,
             "app_backend": notifier.description,
             "agent_slots": slots.description,
+            "imports": history_import.description,
+            "recordings": recordings.description,
         },
     )
     for port, description in ports.descriptions.items():
         log.info("adapter %-11s %s", port, description)
     return ports
+
+
+def build_recordings(settings: Settings, stack: AsyncExitStack) -> Built[RecordingStore | None]:
+    store = recording_store_from(settings)
+    if store is None:
+        return Built(None, "off (CALLFLOW_RECORDINGS_S3_ENDPOINT unset: no call is recorded)")
+    stack.push_async_callback(store.aclose)
+    return Built(store, store.describe())
+
+
+async def build_history_import(settings: Settings, stack: AsyncExitStack) -> Built[HistoryImport]:
+    """The history import's ledger (Postgres at DATABASE_URL) and its ElevenLabs client (built
+    when an import first asks, so a worker without ELEVENLABS_API_KEY still imports files)."""
+    ledger = None
+    if settings.database_url:
+        ledger = await PostgresImportLedger.connect(settings.database_url)
+        stack.push_async_callback(ledger.close)
+    source = "elevenlabs sdk" if settings.elevenlabs_api_key else "no ELEVENLABS_API_KEY"
+    where = "ledger in postgres" if ledger else "no ledger (DATABASE_URL unset)"
+    return Built(
+        HistoryImport(ledger, lambda: ElevenLabsSource.from_settings(settings)),
+        f"{where}, {source}",
+    )
 
 
 def activities_for(ports: Ports) -> list[Callable[..., Any]]:
@@ -232,9 +286,12 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
     analysis = AnalysisActivities(ports.analyzer)
     notify = NotifyActivities(ports.notifier)
     slots = SlotActivities(ports.slots)
+    # Both records adapters implement the recordings' side of the records port too.
+    recordings = RecordingActivities(cast(RecordingRecords, ports.records), ports.recordings)
     return [
         records.load_call_context,
         records.save_call_record,
+        records.record_webhook_result,
         memory.fetch_memory,
         memory.write_memory,
         ring.ring,
@@ -246,7 +303,20 @@ def activities_for(ports: Ports) -> list[Callable[..., Any]]:
         notify.notify_app_backend,
         slots.hold_agent_slot,
         slots.release_agent_slot,
+        recordings.delete_expired_recordings,
+        *import_activities(ports).all(),
     ]
+
+
+def import_activities(ports: Ports) -> ImportActivities:
+    history = ports.history_import
+    return ImportActivities(
+        ports.records,
+        ports.memory,
+        ports.analyzer,
+        history.ledger if history else None,
+        history.conversations if history else no_conversation_api,
+    )
 
 
 def create_worker(client: Client, ports: Ports, settings: Settings, **options: Any) -> Worker:
@@ -255,12 +325,14 @@ def create_worker(client: Client, ports: Ports, settings: Settings, **options: A
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CallWorkflow],
+        workflows=[CallWorkflow, ImportHistoryWorkflow, RecordingCleanupWorkflow],
         activities=activities_for(ports),
         max_concurrent_activities=settings.worker_max_activities,
         max_concurrent_workflow_tasks=settings.worker_max_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
-        interceptors=[ErrorEdge()],  # adapter errors -> ApplicationError, once
+        # Adapter errors -> ApplicationError, once; the call metrics inside it see the
+        # adapters' own errors (their HTTP status).
+        interceptors=[ErrorEdge(), ActivityMetrics()],
         **options,
     )
 
@@ -273,10 +345,13 @@ async def run_worker(
         client = await connect_temporal(settings)
         ports = await build_ports(settings, stack)
         worker = create_worker(client, ports, settings)
+        serve_metrics(settings.metrics_bind)
         log.info(
             "worker polling task queue %r at %s", settings.task_queue, settings.temporal_address
         )
         async with worker:
+            if ports.recordings is not None:
+                await ensure_cleanup_schedule(client, settings)
             if ready is not None:
                 await ready()
             await asyncio.Event().wait()
@@ -320,8 +395,50 @@ async def build_service_app(
     async def manager() -> ScheduleManager:
         return ScheduleManager(await connected(), settings, intents)
 
-    app = create_app(
-        ServiceDeps(temporal=client or connected, records=records, settings=settings),
-        extra_routes=schedule_routes(manager),
+    settings.require_production_secrets()
+    auth = Authenticator.from_settings(
+        settings, settings.livekit_api_key, settings.livekit_api_secret.get_secret_value()
     )
+    app = create_app(
+        ServiceDeps(
+            temporal=client or connected,
+            records=records,
+            settings=settings,
+            authenticator=auth,
+            call_cap=await build_call_cap(settings, stack),
+        ),
+        extra_routes=schedule_routes(
+            manager,
+            find_user=records.get_user,
+            authorize=lambda request: auth.require(request, Scope.SCHEDULES_WRITE),
+        ),
+    )
+    return asgi_metrics_middleware(app, settings)
+
+
+async def build_call_cap(settings: Settings, stack: AsyncExitStack) -> CallCap:
+    """The per-user call cap's store: the records' database (Supabase or DATABASE_URL)."""
+    settings.require_supabase()
+    cap: PostgresCallCap | SupabaseCallCap
+    if settings.supabase_url:
+        cap = await SupabaseCallCap.from_settings(settings)
+    else:
+        cap = await PostgresCallCap.connect(_require_database_url(settings, "call cap"))
+    stack.push_async_callback(cap.close)
+    return cap
+
+
+async def build_webhook_app(
+    settings: Settings, stack: AsyncExitStack, records: RecordsStore
+) -> ASGIApp:
+    """The public listener's app (CALLFLOW_WEBHOOK_PORT): LiveKit's webhook and /healthz."""
+    client: Client | None = None
+
+    async def connected() -> Client:
+        nonlocal client
+        if client is None:
+            client = await connect_temporal(settings)
+        return client
+
+    app = create_webhook_app(ServiceDeps(temporal=connected, records=records, settings=settings))
     return asgi_metrics_middleware(app, settings)

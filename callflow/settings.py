@@ -6,9 +6,11 @@ Unset provider keys select the local adapters (docs/architecture.md, "Ports and 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +18,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigurationError(Exception):
     """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+# Secrets published in this repository (Settings' defaults, compose's defaults): fine on
+# loopback, refused when the service they sign for is elsewhere.
+DEVELOPMENT_SECRETS = frozenset(
+    {"secret-devkey-for-local-livekit-only", "local-app-backend-secret", "secret", "devkey"}
+)
+# livekit-server refuses API secrets under 32 characters; the same bar for the others.
+MIN_SECRET_CHARS = 32
+
+
+def _url_host(url: str | None) -> str | None:
+    if not url:
+        return None
+    return urlsplit(url).hostname or None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -40,6 +66,9 @@ class Settings(BaseSettings):
 
     # --- LiveKit
     livekit_url: str = Field(default="ws://127.0.0.1:7880", alias="LIVEKIT_URL")
+    # What phones receive in the VoIP push (iOS needs wss:// reachable from the internet);
+    # unset = LIVEKIT_URL, right only when the server API URL is itself public.
+    livekit_public_url: str | None = Field(default=None, alias="LIVEKIT_PUBLIC_URL")
     livekit_api_key: str = Field(default="devkey", alias="LIVEKIT_API_KEY")
     livekit_api_secret: SecretStr = Field(
         default=SecretStr("secret-devkey-for-local-livekit-only"), alias="LIVEKIT_API_SECRET"
@@ -47,18 +76,28 @@ class Settings(BaseSettings):
     agent_name: str = "callflow-agent"
     # Seconds LiveKit keeps a room open after the last participant left (then room_finished).
     livekit_departure_timeout_s: int = 20
+    # Webhooks created longer ago are acknowledged and ignored: a replayed or long-delayed
+    # event must not end a live call's wait (LiveKit itself gives up on events after ~30 s).
+    livekit_webhook_max_age_s: float = Field(default=300.0, gt=0)
     phone_token_ttl_s: int = 600
 
     # --- providers (unset -> offline providers)
     cartesia_api_key: SecretStr | None = Field(default=None, alias="CARTESIA_API_KEY")
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    openai_model: str = "gpt-4o-mini"
+    # Checked 2026-12-01: OpenAI's recommended replacement for gpt-4o-mini (which shuts down
+    # 2027-01-14); a reasoning model, so no temperature (callflow/model_params.py).
+    openai_model: str = "gpt-6-luna"
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
-    anthropic_model: str = "claude-3-5-haiku-latest"
+    # Checked 2026-12-01: Anthropic's current Haiku (claude-3-5-haiku-* retired 2026-02-19);
+    # refuses temperature/top_p/top_k.
+    anthropic_model: str = "claude-haiku-5-5"
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     # voice agent (additive): Cartesia models/voice, where it is reached, the offline voices
     cartesia_base_url: str = Field(default="https://api.cartesia.ai", alias="CARTESIA_BASE_URL")
+    # Reviewed 2026-12-01: Cartesia lists ink-whisper under older models (active, multilingual);
+    # ink-2 is current but a Preview, English-only, with its own turn detection in place of the
+    # agent's VAD and turn detector. Kept on ink-whisper; set ink-2 here to try it.
     cartesia_stt_model: str = "ink-whisper"
     cartesia_tts_model: str = "sonic-3"
     cartesia_voice: str | None = None  # a Cartesia voice id; None = the plugin's default voice
@@ -85,6 +124,13 @@ class Settings(BaseSettings):
     supermemory_api_key: SecretStr | None = Field(default=None, alias="SUPERMEMORY_API_KEY")
     supermemory_base_url: str | None = Field(default=None, alias="SUPERMEMORY_BASE_URL")
 
+    # --- the history import from ElevenLabs (docs/history-import.md)
+    elevenlabs_api_key: SecretStr | None = Field(default=None, alias="ELEVENLABS_API_KEY")
+    elevenlabs_base_url: str | None = Field(default=None, alias="ELEVENLABS_BASE_URL")
+    import_rate_per_s: float = Field(default=5.0, ge=0)  # items a second at most (0: no limit)
+    import_batch_size: int = Field(default=10, ge=1, le=200)  # items imported at once
+    import_page_size: int = Field(default=50, ge=1, le=100)  # conversations per source page
+
     # --- records (unset -> embedded Postgres)
     supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
     supabase_service_role_key: SecretStr | None = Field(
@@ -97,7 +143,9 @@ class Settings(BaseSettings):
     apns_key_id: str | None = Field(default=None, alias="APNS_KEY_ID")
     apns_team_id: str | None = Field(default=None, alias="APNS_TEAM_ID")
     apns_topic: str = Field(default="app.callflow.ios.voip", alias="APNS_TOPIC")
-    apns_use_sandbox: bool = Field(default=True, alias="APNS_USE_SANDBOX")
+    # Production by default: TestFlight and App Store builds get production VoIP tokens; only
+    # a debug build run from Xcode gets sandbox tokens (APNS_USE_SANDBOX=true).
+    apns_use_sandbox: bool = Field(default=False, alias="APNS_USE_SANDBOX")
     local_apns_host: str = "127.0.0.1"
     local_apns_port: int = 2197
 
@@ -110,6 +158,20 @@ class Settings(BaseSettings):
     # --- webhook + call API service
     api_host: str = "127.0.0.1"
     api_port: int = 8090
+    # Accepted API keys, "<name>:<sha256 hex of the key>:<scope>+<scope>" comma-separated
+    # (`callflow api-key new` prints one); only hashes are kept. Several at once for rotation.
+    api_keys: SecretStr | None = None
+    # The key this process's own clients (`callflow call`, `callflow status`) send.
+    api_key: SecretStr | None = None
+    # Supabase's JWT secret: lets the app decline with the user's Supabase session JWT too.
+    supabase_jwt_secret: SecretStr | None = Field(default=None, alias="SUPABASE_JWT_SECRET")
+    # At most this many POST /calls per user in a rolling 24 h, counted in the records store.
+    call_cap_per_day: int = Field(default=20, ge=1)
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)  # larger bodies: 413
+    # A second listener serving POST /livekit/webhook alone (unset: none), so only it need be
+    # public while the call API stays private.
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int | None = None
 
     # --- call timings (docs/architecture.md, "One call's life")
     join_timeout_s: float = 45.0
@@ -139,15 +201,41 @@ class Settings(BaseSettings):
 
     # --- price table (USD) turning an agent's usage into a cost per call; set to your contracts
     price_stt_per_minute: float = 0.0022  # Cartesia Ink (list price, approx.)
-    price_llm_per_1k_prompt_tokens: float = 0.00015  # gpt-4o-mini input
-    price_llm_per_1k_completion_tokens: float = 0.0006  # gpt-4o-mini output
+    price_llm_per_1k_prompt_tokens: float = 0.0001  # gpt-6-luna input, $0.10/1M (2026-12-01)
+    price_llm_per_1k_completion_tokens: float = 0.0005  # gpt-6-luna output, $0.50/1M
     price_tts_per_1k_characters: float = 0.03  # Cartesia Sonic (approx.)
     price_livekit_per_minute: float = 0.0005  # LiveKit agent session minutes (approx.)
+
+    # --- call recordings (docs/recordings.md): only for users whose recording_consent is on,
+    # into S3-compatible storage (Supabase Storage: https://<ref>.supabase.co/storage/v1/s3).
+    # Unset endpoint: nothing is recorded. The local stack sets these to its own S3 server.
+    recordings_s3_endpoint: str | None = None
+    recordings_s3_bucket: str = "call-recordings"
+    recordings_s3_region: str = "us-east-1"
+    recordings_s3_access_key: str | None = None
+    recordings_s3_secret_key: SecretStr | None = None
+    # Recordings older than this are deleted by the daily cleanup Schedule.
+    recording_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # --- observability (off by default)
     telemetry_enabled: bool = False
     prometheus_bind: str = "127.0.0.1:9464"  # host:port of the SDK runtime's /metrics
     otlp_endpoint: str | None = None  # OTLP/gRPC collector; unset -> spans stay in process
+    # callflow's own call metrics (callflow/metrics.py) at http://<bind>/metrics, host:port;
+    # unset -> not served. The worker's and the agent worker's endpoints; the API serves them
+    # on its own /metrics when telemetry is on.
+    metrics_bind: str | None = None
+    agent_metrics_bind: str | None = None
+
+    @field_validator("metrics_bind", "agent_metrics_bind")
+    @classmethod
+    def _check_metrics_bind(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"{value!r} is not host:port (example: 0.0.0.0:9465)")
+        return value
 
     # --- payload encryption in workflow histories (off by default)
     codec_enabled: bool = False
@@ -157,6 +245,9 @@ class Settings(BaseSettings):
     codec_server_token: SecretStr | None = None
     codec_server_host: str = "127.0.0.1"
     codec_server_port: int = 8081
+    # The Temporal UI the codec server serves on its own origin (unset: none), so operators
+    # read decoded payloads in the UI after signing in at /codec/login (codec/ui_gateway.py).
+    codec_ui_upstream: str | None = None
 
     @field_validator("max_attempts")
     @classmethod
@@ -203,9 +294,50 @@ class Settings(BaseSettings):
                 "embedded Postgres"
             )
 
+    def require_production_secrets(self) -> None:
+        """Fail, naming the variable and the fix, when a service outside loopback would be
+        signed for with a published development secret or one shorter than it needs."""
+        checks = [
+            (
+                "LIVEKIT_API_SECRET",
+                _url_host(self.livekit_url),
+                self.livekit_api_secret,
+                "LiveKit",
+            ),
+            (
+                "APP_BACKEND_WEBHOOK_SECRET",
+                _url_host(self.app_backend_webhook_url),
+                self.app_backend_webhook_secret,
+                "the app backend",
+            ),
+            (
+                "CALLFLOW_CODEC_SERVER_TOKEN",
+                self.codec_server_host,
+                self.codec_server_token,
+                "the codec server",
+            ),
+        ]
+        for name, host, secret, service in checks:
+            if host is None or _is_loopback(host) or secret is None:
+                continue
+            value = secret.get_secret_value()
+            if value in DEVELOPMENT_SECRETS or len(value) < MIN_SECRET_CHARS:
+                why = (
+                    "is a development default published in the repository"
+                    if value in DEVELOPMENT_SECRETS
+                    else f"is shorter than {MIN_SECRET_CHARS} characters"
+                )
+                raise ConfigurationError(
+                    f"{name} {why}, but {service} is at {host}, not loopback: set {name} to a "
+                    f"random secret of {MIN_SECRET_CHARS}+ characters (for example "
+                    "`openssl rand -base64 33`) in the environment of every process and on "
+                    f"{service}'s side"
+                )
+
     def validate_for_runtime(self) -> None:
         self.require_production_apns()
         self.require_supabase()
+        self.require_production_secrets()
 
     @property
     def uses_production_apns(self) -> bool:

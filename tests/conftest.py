@@ -33,6 +33,7 @@ from callflow.rooms import LiveKitRooms
 from callflow.settings import Settings, get_settings
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
 from tests.support.postgres import database_for
+from tests.support.supabase_db import start_supabase_postgres
 from tests.support.temporal import start_time_skipping_server
 
 LIVEKIT_API_KEY = "tests-key"
@@ -96,6 +97,17 @@ async def temporal_dev_server(tmp_path_factory: pytest.TempPathFactory) -> Async
 async def scratch_postgres() -> AsyncIterator[LocalPostgres]:
     """Embedded Postgres with the callflow database migrated; areas take databases of their own."""
     pg = await start_scratch_postgres(prefix="callflow-tests-pg-")
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def supabase_postgres() -> AsyncIterator[LocalPostgres]:
+    """Embedded Postgres with Supabase's roles and default privileges, for the PostgREST
+    stand-in (tests/support/supabase_db.py); areas take databases of their own on it."""
+    pg = await start_supabase_postgres()
     try:
         yield pg
     finally:

@@ -120,13 +120,32 @@ def test_livekit_sends_signed_webhooks_to_the_api_route() -> None:
         key, secret = app_env["LIVEKIT_API_KEY"], app_env["LIVEKIT_API_SECRET"]
         assert config["keys"] == {key: secret}  # the secret the api verifies webhooks with
         assert config["webhook"]["api_key"] == key
+        # the api service's public listener, which serves the webhook alone
         assert config["webhook"]["urls"] == [
-            f"http://api:{app_env['CALLFLOW_API_PORT']}/livekit/webhook"
+            f"http://api:{app_env['CALLFLOW_WEBHOOK_PORT']}/livekit/webhook"
         ]
+        assert app_env["CALLFLOW_WEBHOOK_PORT"] != app_env["CALLFLOW_API_PORT"]
     default_secret = Settings(_env_file=None).livekit_api_secret.get_secret_value()  # type: ignore[call-arg]
     assert compose()["services"]["api"]["environment"]["LIVEKIT_API_SECRET"] == default_secret
     routes = (ROOT / "callflow" / "service" / "app.py").read_text()
     assert 'Route("/livekit/webhook"' in routes
+
+
+def test_prometheus_and_grafana_run_with_the_rules_and_the_dashboard() -> None:
+    services = compose()["services"]
+    assert str(services["prometheus"]["image"]).startswith("prom/prometheus:")
+    assert str(services["grafana"]["image"]).startswith("grafana/grafana:")
+    mounted = [v.split(":")[0] for n in ("prometheus", "grafana") for v in services[n]["volumes"]]
+    for source in (s for s in mounted if s.startswith("./")):
+        assert (ROOT / source).exists(), f"compose mounts {source}, which is not in the repo"
+    assert "./deploy/monitoring/alerts.yml" in mounted
+    assert "./deploy/monitoring/grafana/dashboards" in mounted
+    scrape = yaml.safe_load((ROOT / "deploy/monitoring/prometheus.yml").read_text())
+    jobs = scrape["scrape_configs"]
+    targets = {t for job in jobs for c in job["static_configs"] for t in c["targets"]}
+    env = services["worker"]["environment"]
+    assert f"worker:{env['CALLFLOW_METRICS_BIND'].rsplit(':', 1)[1]}" in targets
+    assert f"agent:{env['CALLFLOW_AGENT_METRICS_BIND'].rsplit(':', 1)[1]}" in targets
 
 
 def test_dockerfile_builds_the_app_image() -> None:

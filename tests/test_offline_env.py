@@ -61,7 +61,10 @@ def test_provider_variables_are_absent_and_settings_select_no_provider(
     settings = Settings()
     assert_no_provider_selected(settings)
     assert isinstance(build_llm(settings)[0], ScriptedLLM)
-    assert build_analyzer(settings).description == "offline heuristic analyzer (no OPENAI_API_KEY)"
+    assert (
+        build_analyzer(settings).description
+        == "offline heuristic analyzer (no OPENAI_API_KEY or ANTHROPIC_API_KEY)"
+    )
 
 
 TEST_INSIDE = test_provider_variables_are_absent_and_settings_select_no_provider

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
+from callflow.analysis.anthropic import AnthropicAnalyzer
 from callflow.analysis.offline import OfflineAnalyzer
 from callflow.analysis.openai import OpenAIAnalyzer
 from callflow.runtime import Ports, build_analyzer, create_worker
@@ -25,11 +26,19 @@ from tests.workflows.fakes import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_only_an_anthropic_key_builds_and_names_the_offline_analyzer() -> None:
-    built = build_analyzer(Settings(_env_file=None, ANTHROPIC_API_KEY=SecretStr("sk-ant-x")))  # type: ignore[call-arg]
+def test_only_an_anthropic_key_builds_and_names_the_anthropic_analyzer() -> None:
+    settings = Settings(_env_file=None, ANTHROPIC_API_KEY=SecretStr("sk-ant-x"))  # type: ignore[call-arg]
+    built = build_analyzer(settings)
+    assert isinstance(built.adapter, AnthropicAnalyzer)
+    assert built.description == f"anthropic tool-use structured output ({settings.anthropic_model})"
+    assert "sk-ant-x" not in built.description
+
+
+def test_no_llm_key_builds_and_names_the_offline_analyzer() -> None:
+    built = build_analyzer(Settings(_env_file=None))  # type: ignore[call-arg]
     assert isinstance(built.adapter, OfflineAnalyzer)
     assert built.description.startswith("offline heuristic analyzer")
-    assert "OPENAI_API_KEY" in built.description
+    assert "OPENAI_API_KEY" in built.description and "ANTHROPIC_API_KEY" in built.description
 
 
 def test_an_openai_key_builds_and_names_the_llm_analyzer() -> None:

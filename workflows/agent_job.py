@@ -71,6 +71,8 @@ class AgentJob:
     local_date: str = ""  # ISO date: the user's date at the call ("" from an older workflow)
     last_call_summary: str | None = None  # the analysis summary of the user's last call
     topics: list[str] = field(default_factory=list)  # topics for this call, from the last one
+    # The user consented: the agent records the call and says so first (docs/recordings.md).
+    recording_consent: bool = False
 
     @property
     def phone_identity(self) -> str:
@@ -79,6 +81,22 @@ class AgentJob:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
+
+
+def room_metadata_for(call_id: str, agent_metadata: str = "") -> str:
+    """The room's own metadata: every participant (the phone too) can read it, so it names the
+    call and nothing private. The agent's context (memory, commitments) travels only on the
+    agent dispatch, whose metadata reaches the agent's job and no participant. The offline
+    conversation script's name (local stacks only; the phone simulator plays the user's side
+    of it) is kept from the job: it says nothing about the user."""
+    public: dict[str, str] = {"call_id": call_id}
+    try:
+        script = json.loads(agent_metadata).get("script") if agent_metadata else None
+    except (ValueError, AttributeError):
+        script = None
+    if isinstance(script, str) and script:
+        public["script"] = script
+    return json.dumps(public)
 
 
 def agent_job_for(
@@ -96,6 +114,7 @@ def agent_job_for(
     local_date: str = "",
     last_call_summary: str | None = None,
     topics: list[str] | None = None,
+    recording_consent: bool = False,
 ) -> AgentJob:
     """`history` maps a commitment id to its check-ins, in any order."""
     history = history or {}
@@ -122,6 +141,7 @@ def agent_job_for(
         local_date=local_date,
         last_call_summary=last_call_summary,
         topics=list(topics or []),
+        recording_consent=recording_consent,
     )
 
 

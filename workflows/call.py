@@ -7,14 +7,16 @@ conditions over that state, so the order in which messages arrive never matters.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -26,12 +28,15 @@ with workflow.unsafe.imports_passed_through():
         LoadContextInput,
         RecordsActivities,
         SaveRecordInput,
+        WebhookResultInput,
     )
     from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput
     from activities.rooms import DispatchInput, RoomActivities, RoomRef
     from activities.slots import HoldSlotInput, ReleaseSlotInput, SlotActivities
-    from callflow.models import CallRecord, MemoryItem, Outcome, User
+    from callflow.models import CallRecord, MemoryItem, Outcome, Recording, User
     from callflow.ports import CallAnalysis
+    from callflow.records.errors import RecordsUnavailable
+    from callflow.schedules.dst import SCHEDULE_MEMO_KEY, due_for_firing, is_calendar_firing
     from workflows.agent_job import AgentJob, agent_job_for
     from workflows.call_record import (
         analysis_transcript,
@@ -60,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         Declined,
         ParticipantEvent,
+        RecordingFinished,
         RoomFinished,
         SignalName,
         Stage,
@@ -94,6 +100,31 @@ ANALYSIS_RETRY = RetryPolicy(maximum_attempts=3)
 ARMED_RING_PATCH = "armed-ring"
 # Answered calls without a conversation end `no_agent` / `no_conversation` (and skip analysis).
 CONVERSATION_OUTCOME_PATCH = "conversation-outcome"
+# After the post-call webhook, its result is written to the call record (`callflow report`).
+WEBHOOK_RESULT_PATCH = "webhook-result-in-record"
+# A schedule firing's due time is the local call time it is for, derived from the schedule's
+# local spec in the memo; a firing that is no call's (the second of a repeated wall time on a
+# fall-back day) ends at once without a call (callflow/schedules/dst.py).
+LOCAL_DUE_PATCH = "dst-local-due"
+# The ring path's records-store steps (loading the user, claiming the push) retry until the
+# call's ring window ends, not for ~3 s: a short store outage makes the call late, not failed.
+STORE_OUTAGE_PATCH = "ring-through-store-outage"
+RING_PATH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+)
+# Every outcome but an answered call closes its room at once, so the agent leaves (before,
+# only cancelled and declined calls did; an unreachable one kept its agent ~107 s).
+CLOSE_ROOM_ON_END_PATCH = "close-room-on-end"
+# The phone's token lives the join window plus a margin from the ring (not 10 minutes), and the
+# push's `expires_at` is the end of the join window (docs/ios-contract.md): a phone answering
+# after the attempt was abandoned cannot join its room.
+RING_WINDOW_PATCH = "ring-window-token"
+PHONE_TOKEN_MARGIN_S = 30
+# Before abandoning an unanswered attempt, ask LiveKit whether the phone is in the room: a
+# lost participant_joined webhook must not turn an answered call into `missed`.
+ANSWER_PROBE_PATCH = "answer-probe"
 # The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
 # push first: activities/ring_gate.py) must finish within this, after any armed wait.
 RING_TIMEOUT = timedelta(seconds=30)
@@ -106,6 +137,10 @@ SLOT_HOLD_MARGIN_S = 120.0
 SLOT_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # How long to wait after the room closed for the agent's final report.
 AGENT_REPORT_GRACE = timedelta(seconds=10)
+# A consented call's record waits (at most this, after the analysis) for `recording_finished`;
+# the agent sends it before its report, so it is usually there already (docs/recordings.md).
+RECORDING_PATCH = "call-recording"
+RECORDING_GRACE = timedelta(seconds=60)
 CANCELLABLE_STAGES = frozenset(
     {
         Stage.SCHEDULED,
@@ -161,12 +196,18 @@ class CallWorkflow:
         self._cancel: CancelRequest | None = None
         self._agent_ready: AgentReady | None = None
         self._agent_report: AgentReport | None = None
+        self._recording: RecordingFinished | None = None
         self._turns: list[TranscriptTurnSignal] = []
         self._outcome: Outcome | None = None
         self._failure_reason: str | None = None
         self._memory_degraded = False
+        self._memory_fetch_ms: float | None = None
         self._pushes_sent = 0
         self._quiet_hours_until: datetime | None = None
+        self._local_due: datetime | None = None  # set in run() for schedule firings
+        self._ring_rooms: set[str] = set()  # rooms a ring activity may have created
+        self._closed_rooms: set[str] = set()
+        self._ring_late_ms: float | None = None
 
     # --- messages in: record only ---------------------------------------------------------
 
@@ -211,6 +252,11 @@ class CallWorkflow:
     def agent_report(self, event: AgentReport) -> None:
         if self._first_time(event.event_id):
             self._agent_report = event
+
+    @workflow.signal(name=SignalName.RECORDING_FINISHED)
+    def recording_finished(self, event: RecordingFinished) -> None:
+        if self._first_time(event.event_id) and self._recording is None:
+            self._recording = event
 
     @workflow.signal(name=SignalName.DECLINED)
     def declined(self, event: Declined) -> None:
@@ -267,6 +313,8 @@ class CallWorkflow:
         ended_by: str | None = None
         context: CallContext | None = None
         memory: list[MemoryItem] = []
+        if self._no_call_for_this_firing():
+            return self._dropped_firing()
         try:
             context = await self._load_context()
             memory = await self._fetch_memory(context)
@@ -278,6 +326,9 @@ class CallWorkflow:
             self._outcome, self._failure_reason = ended.outcome, ended.reason
             if self._room and ended.outcome in (Outcome.CANCELLED, Outcome.DECLINED):
                 await self._close_room(self._room)
+            elif self._room_left_open() and workflow.patched(CLOSE_ROOM_ON_END_PATCH):
+                assert self._room is not None
+                await self._close_room(self._room)
         except asyncio.CancelledError:
             # Cancelled from the Temporal UI/CLI: still close the room, record and notify.
             self._outcome = Outcome.CANCELLED
@@ -288,6 +339,14 @@ class CallWorkflow:
 
     async def _load_context(self) -> CallContext:
         self._enter(Stage.LOADING_USER)
+        timeouts: dict[str, Any] = {"retry_policy": QUICK_RETRY}
+        if workflow.patched(STORE_OUTAGE_PATCH):
+            now = workflow.now()
+            window_end = self._ring_window_end(max(self._due_time() or now, now))
+            timeouts = {
+                "retry_policy": RING_PATH_RETRY,
+                "schedule_to_close_timeout": window_end - now,
+            }
         try:
             return await workflow.execute_activity_method(
                 RecordsActivities.load_call_context,
@@ -298,10 +357,16 @@ class CallWorkflow:
                     at=(self._due_time() or workflow.now()).isoformat(),
                 ),
                 start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=QUICK_RETRY,
+                **timeouts,
             )
         except ActivityError as e:
-            raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+            raise _CallEnded(Outcome.FAILED, _ring_path_reason(e, "loading the user")) from e
+
+    def _ring_window_end(self, reference: datetime) -> datetime:
+        """The last moment a ring meant for `reference` may still go out and be answered: a
+        call may ring as late as it may wait for an agent, then gets its join window."""
+        timings = self._input.timings
+        return reference + timedelta(seconds=timings.agent_max_wait_s + timings.join_timeout_s)
 
     async def _fetch_memory(self, context: CallContext) -> list[MemoryItem]:
         self._enter(Stage.FETCHING_MEMORY)
@@ -329,16 +394,21 @@ class CallWorkflow:
                 "schedule_to_close_timeout": budget,
                 "retry_policy": RetryPolicy(maximum_attempts=1),
             }
+        fetch_started = workflow.now()
         try:
             fetched = await workflow.execute_activity_method(
                 MemoryActivities.fetch_memory,
                 FetchMemoryInput(self._input.user_id, query),
                 **timeouts,
             )
+            self._memory_fetch_ms = fetched.elapsed_ms
             return fetched.items
         except ActivityError as e:
             workflow.logger.warning("memory fetch failed, calling without memory: %s", e)
             self._memory_degraded = True
+            # No store time to report: how long the call waited for it stands in.
+            waited = workflow.now() - fetch_started
+            self._memory_fetch_ms = round(waited.total_seconds() * 1000, 1)
             return []
 
     async def _wait_until_armed(self) -> datetime | None:
@@ -361,10 +431,61 @@ class CallWorkflow:
     def _due_time(self) -> datetime | None:
         if self._input.scheduled_for:
             return datetime.fromisoformat(self._input.scheduled_for)
+        if self._local_due is not None:
+            return self._local_due
         scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
         if scheduled is not None:
             return scheduled + timedelta(seconds=self._input.ring_lead_s)
         return None
+
+    def _no_call_for_this_firing(self) -> bool:
+        """For a schedule firing: take the due time from the schedule's local spec (memo), so
+        a lead across a clock change still rings at the local call time; True when this firing
+        is no call's (the duplicate of a repeated wall time), which then ends at once."""
+        scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+        if self._input.scheduled_for or scheduled is None:
+            return False
+        spec = workflow.memo_value(SCHEDULE_MEMO_KEY, None)
+        if not isinstance(spec, dict) or not workflow.patched(LOCAL_DUE_PATCH):
+            return False
+        try:
+            due = due_for_firing(
+                scheduled,
+                str(spec["timezone"]),
+                [str(t) for t in spec["times"]],
+                [str(d) for d in spec["days"]],
+                self._input.ring_lead_s,
+                float(spec.get("jitter_s") or 0),
+            )
+            duplicate = due is None and is_calendar_firing(
+                scheduled,
+                str(spec["timezone"]),
+                [str(t) for t in spec["times"]],
+                self._input.ring_lead_s,
+                float(spec.get("jitter_s") or 0),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            workflow.logger.warning("schedule memo unreadable, due = firing + lead: %s", e)
+            return False
+        self._local_due = due  # None (a trigger): due = firing + lead, as before
+        return duplicate
+
+    def _dropped_firing(self) -> CallResult:
+        """A firing with no call of its own: no record, no ring, no webhook."""
+        self._outcome = Outcome.SKIPPED
+        self._failure_reason = (
+            "duplicate schedule firing: its local call time already had its firing "
+            "(a clock change repeated the wall time)"
+        )
+        self._enter(Stage.DONE)
+        self._set_search_attributes(outcome=True)
+        return CallResult(
+            call_id=self._call_id,
+            outcome=self._outcome.value,
+            attempts=0,
+            stages=list(self._stages),
+            failure_reason=self._failure_reason,
+        )
 
     async def _ring_until_joined(
         self, context: CallContext, memory: list[MemoryItem], ring_at: datetime | None
@@ -392,6 +513,10 @@ class CallWorkflow:
                     await self._hold_agent_slot(None)
             if armed_for is None:
                 self._enter(Stage.RINGING)
+            token_ttl_s, ring_window_s = self._input.phone_token_ttl_s, None
+            if workflow.patched(RING_WINDOW_PATCH):
+                ring_window_s = timings.join_timeout_s
+                token_ttl_s = math.ceil(timings.join_timeout_s) + PHONE_TOKEN_MARGIN_S
             ring = await self._ring(
                 RingInput(
                     call_id=self._call_id,
@@ -403,9 +528,10 @@ class CallWorkflow:
                     caller_name=self._input.caller_name,
                     agent_name=self._input.agent_name,
                     agent_metadata=metadata,
-                    token_ttl_s=self._input.phone_token_ttl_s,
+                    token_ttl_s=token_ttl_s,
                     empty_timeout_s=int(timings.join_timeout_s) + 60,
                     ring_at=armed_for.isoformat() if armed_for else None,
+                    ring_window_s=ring_window_s,
                 )
             )
             if armed_for is not None:
@@ -416,6 +542,8 @@ class CallWorkflow:
             await self._ensure_agent(room, metadata)
             left = timings.join_timeout_s - (workflow.now() - rang).total_seconds()
             await self._wait(max(0.0, left), partial(self._answered_or_over, room))
+            if not self._answered_or_over(room):
+                await self._probe_for_phone(room)
             if room in self._joined_rooms:
                 return  # answered: a late decline from this push changes nothing
             self._check_interrupts()
@@ -427,6 +555,25 @@ class CallWorkflow:
                 backoff = _backoff(timings.retry_backoff_s, attempt)
                 await self._wait(backoff, self._interrupted)
         raise _CallEnded(Outcome.MISSED, f"no answer after {timings.max_attempts} attempt(s)")
+
+    async def _probe_for_phone(self, room: str) -> None:
+        """The join window ended with no word of the phone: look in the room before giving
+        the attempt up (the webhook may have been lost; the agent's own signal too)."""
+        if not workflow.patched(ANSWER_PROBE_PATCH):
+            return
+        try:
+            probe = await workflow.execute_activity_method(
+                RoomActivities.probe_room,
+                RoomRef(room),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as e:
+            workflow.logger.warning("could not probe %s for the phone: %s", room, e)
+            return
+        if self._input.user_id in probe.participant_identities:
+            workflow.logger.info("phone found in %s by the probe (no join signal came)", room)
+            self._joined_rooms.add(room)
 
     async def _ensure_agent(self, room: str, metadata: str) -> None:
         """The agent must be in the room soon after its dispatch: if it is not, dispatch once
@@ -549,6 +696,15 @@ class CallWorkflow:
         wait = timedelta(0)
         if input.ring_at:
             wait = max(timedelta(0), datetime.fromisoformat(input.ring_at) - workflow.now())
+        meant_at = workflow.now() + wait
+        retry: dict[str, Any] = {"retry_policy": QUICK_RETRY}
+        if workflow.patched(STORE_OUTAGE_PATCH):
+            window = self._ring_window_end(meant_at) - workflow.now()
+            retry = {
+                "retry_policy": RING_PATH_RETRY,
+                "schedule_to_close_timeout": max(window, wait + RING_TIMEOUT),
+            }
+        self._ring_rooms.add(input.room)
         handle = workflow.start_activity_method(
             RingActivities.ring,
             input,
@@ -558,8 +714,8 @@ class CallWorkflow:
                 if input.ring_at
                 else None
             ),
-            retry_policy=QUICK_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            **retry,
         )
         await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
         if not handle.done():
@@ -573,9 +729,13 @@ class CallWorkflow:
                 self._check_interrupts()  # raises: the call was cancelled before it rang
             if _error_type(e) == DEVICE_UNREACHABLE:
                 raise _CallEnded(Outcome.UNREACHABLE, _reason(e)) from e
-            raise _CallEnded(Outcome.FAILED, _reason(e)) from e
+            raise _CallEnded(Outcome.FAILED, _ring_path_reason(e, "ringing")) from e
         if ring.push_sent:
             self._pushes_sent += 1
+            if self._ring_late_ms is None and ring.rang_at:
+                # How late the first push went out (a store outage, a slow step): the record says.
+                late = datetime.fromisoformat(ring.rang_at) - meant_at
+                self._ring_late_ms = round(max(0.0, late.total_seconds()) * 1000, 1)
         if self._cancel is not None:
             self._check_interrupts()  # raises: cancelled while ringing
         return ring
@@ -669,6 +829,7 @@ class CallWorkflow:
                     start_to_close=timedelta(seconds=30),
                 )
                 memory_written = written is not None and written.written
+        await self._await_recording(context)
         record = self._record(analysis)
         saved = await self._post_call_step(
             Stage.SAVING_RECORD,
@@ -701,6 +862,14 @@ class CallWorkflow:
             failed="post-call webhook not delivered",
             start_to_close=timedelta(seconds=60),
         )
+        # A call with no app backend configured had no webhook to deliver: it stays out of the
+        # delivery rate rather than counting as a failure.
+        if (
+            saved is not None
+            and (notified is None or notified.configured)
+            and workflow.patched(WEBHOOK_RESULT_PATCH)
+        ):
+            await self._record_webhook_result(notified is not None and notified.delivered)
         self._enter(Stage.DONE)
         return CallResult(
             call_id=self._call_id,
@@ -754,6 +923,19 @@ class CallWorkflow:
                 workflow.logger.error("%s: %s", failed, e)
             return None
 
+    async def _record_webhook_result(self, delivered: bool) -> None:
+        """Write the webhook's result into the saved record; a failure only loses that field."""
+        try:
+            await workflow.execute_activity_method(
+                RecordsActivities.record_webhook_result,
+                WebhookResultInput(call_id=self._call_id, delivered=delivered),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=DURABLE_RETRY,
+            )
+        except ActivityError as e:
+            workflow.logger.error("webhook result not written to the record: %s", e)
+
     def _memory_input(self, analysis: CallAnalysis) -> WriteMemoryInput:
         return WriteMemoryInput(
             user_id=self._input.user_id,
@@ -784,7 +966,34 @@ class CallWorkflow:
         )
         if self._wait_for_agent_ms is not None:
             record.latency["wait_for_agent_ms"] = self._wait_for_agent_ms
+        if self._ring_late_ms is not None:
+            record.latency["ring_late_ms"] = self._ring_late_ms
+        if self._memory_fetch_ms is not None:
+            record.latency["memory_fetch_ms"] = self._memory_fetch_ms
+        record.pushes_sent = self._pushes_sent
+        if self._recording is not None:
+            rec = self._recording
+            record.recording = Recording(
+                key=rec.key,
+                duration_s=rec.duration_s,
+                size_bytes=rec.size_bytes,
+                channels=rec.channels,
+                started_at=(
+                    datetime.fromtimestamp(rec.started_at, UTC).isoformat()
+                    if rec.started_at is not None
+                    else None
+                ),
+            )
         return record
+
+    async def _await_recording(self, context: CallContext | None) -> None:
+        """A consented call the agent took part in gets its recording into the record."""
+        if context is None or not context.user.recording_consent:
+            return
+        if self._agent_ready is None or self._recording is not None:
+            return
+        if workflow.patched(RECORDING_PATCH):
+            await self._wait(RECORDING_GRACE.total_seconds(), lambda: self._recording is not None)
 
     def _agent_job(self, context: CallContext, memory: list[MemoryItem]) -> AgentJob:
         return agent_job_for(
@@ -801,6 +1010,7 @@ class CallWorkflow:
             local_date=context.local_date,
             last_call_summary=context.last_call_summary,
             topics=context.topics,
+            recording_consent=context.user.recording_consent,
         )
 
     def _conversation_outcome(self) -> tuple[Outcome, str | None]:
@@ -842,6 +1052,16 @@ class CallWorkflow:
             schedule_to_close_timeout=timedelta(minutes=5),
             retry_policy=DURABLE_RETRY,
         )
+        self._closed_rooms.add(room)
+
+    def _room_left_open(self) -> bool:
+        room = self._room
+        return (
+            room is not None
+            and room in self._ring_rooms
+            and room not in self._closed_rooms
+            and room not in self._finished_rooms
+        )
 
     def _enter(self, stage: Stage) -> None:
         self._stage = stage
@@ -870,6 +1090,24 @@ def _backoff(schedule: list[float], attempt: int) -> float:
 def _error_type(error: ActivityError) -> str | None:
     cause = error.cause
     return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _ring_path_reason(error: ActivityError, step: str) -> str:
+    """The failure reason of a ring-path step; one that ran out its ring window while the
+    records store was away says so."""
+    cause: BaseException | None = error.cause
+    # Retries stop with RetryState.TIMEOUT once the next one would outlast the window.
+    timed_out = isinstance(cause, ActivityTimeout) or error.retry_state == RetryState.TIMEOUT
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type == RecordsUnavailable.error_type:
+            if timed_out:
+                return (
+                    f"records store unavailable while {step} until the ring window ran out: "
+                    f"{cause.message}"
+                )
+            return f"records store unavailable while {step}: {cause.message}"
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return _reason(error)
 
 
 def _reason(error: ActivityError) -> str:

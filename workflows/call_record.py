@@ -134,7 +134,16 @@ def build_call_record(
         tools_called=list(agent_report.tools_called) if agent_report else [],
         analysis_provider=analysis.provider if analysis else None,
         agent_redispatches=agent_redispatches,
+        turn_latencies_ms=turn_latencies_ms(agent_report),
     )
+
+
+def turn_latencies_ms(report: AgentReport | None) -> list[float]:
+    """Each agent reply to a user turn: the user's end of speech -> the agent's first audio
+    (the agent's `total_ms`; the greeting and replies after a tool call have none)."""
+    if report is None:
+        return []
+    return [round(t.total_ms, 1) for t in report.turn_latencies if t.total_ms is not None]
 
 
 def with_stages(record: CallRecord, stages: list[StageMark]) -> CallRecord:

@@ -35,6 +35,8 @@ class SignalName(StrEnum):
     TRANSCRIPT_TURN = "transcript_turn"
     AGENT_REPORT = "agent_report"
     DECLINED = "declined"
+    # The agent uploaded the call's recording (users with recording_consent only).
+    RECORDING_FINISHED = "recording_finished"
 
 
 STATUS_QUERY = "status"  # -> CallStatus
@@ -143,7 +145,8 @@ class CallInput:
     caller_name: str = DEFAULT_CALLER_NAME  # the name the VoIP push shows and the agent uses
     agent_name: str = "callflow-agent"
     # Scheduled calls fire ahead of the due time to prepare, then sleep until it (the morning
-    # peak then only rings). Due time = the schedule's TemporalScheduledStartTime + ring_lead_s.
+    # peak then only rings). Due time = the schedule's TemporalScheduledStartTime + ring_lead_s,
+    # or, with the schedule's memo, the local call time that firing is for (schedules/dst.py).
     ring_lead_s: float = 0.0
     phone_token_ttl_s: int = 600
     prices: PriceTable = field(default_factory=lambda: PriceTable())
@@ -238,6 +241,18 @@ class AgentReport:
     turn_latencies: list[TurnLatency] = field(default_factory=list)
     tools_called: list[str] = field(default_factory=list)
     providers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordingFinished:
+    """The call's recording is in object storage (stereo Ogg/Opus: left user, right agent)."""
+
+    event_id: str
+    key: str  # object key in the recordings bucket
+    duration_s: float
+    size_bytes: int
+    channels: int = 2
+    started_at: float | None = None  # unix time of the recording's first sample
 
 
 @dataclass

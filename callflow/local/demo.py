@@ -17,17 +17,19 @@ import dataclasses
 import json
 import secrets
 import sys
+import tempfile
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from agent.offline.script import FOLLOWUP_SCRIPT_NAME
 from callflow.call_inputs import call_input_from
 from callflow.local.stack.local import LocalStack, StackOptions, start_local_stack
-from callflow.models import Commitment, User
+from callflow.models import CallRecord, Commitment, User
+from callflow.recordings.audio import probe
+from callflow.recordings.s3 import S3RecordingStore
 from callflow.settings import Settings
 from workflows.messages import WORKFLOW_TYPE, workflow_id_for
 
@@ -58,13 +60,40 @@ async def seed_user(stack: LocalStack, user_id: str = DEMO_USER) -> User:
 
 
 async def place_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+    async with stack.api_client() as http:  # as the app backend, with this stack's key
         response = await http.post(
             "/calls",
             json={"user_id": user_id, "idempotency_key": uuid.uuid4().hex, "reason": "on_demand"},
         )
         response.raise_for_status()
         return dict(response.json())
+
+
+async def give_recording_consent(stack: LocalStack, user_id: str) -> None:
+    """As the app does once the user agreed: the demo's calls are recorded."""
+    async with stack.api_client() as http:
+        response = await http.put(f"/users/{user_id}/recording-consent", json={"consent": True})
+        response.raise_for_status()
+
+
+async def recording_summary(stack: LocalStack, record: CallRecord | None) -> dict[str, Any] | None:
+    """The call's recording as the record has it, checked against the stored object itself."""
+    rec = record.recording if record else None
+    store = stack.ports.recordings
+    if rec is None or rec.key is None or not isinstance(store, S3RecordingStore):
+        return None
+    data = await store.get(rec.key)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recording.ogg"
+        path.write_bytes(data)
+        stored = probe(path)
+    return {
+        "key": rec.key,
+        "duration_s": rec.duration_s,
+        "channels": stored.channels,
+        "size_bytes": len(data),
+        "bucket": store.bucket,
+    }
 
 
 async def run_call(stack: LocalStack, user_id: str) -> dict[str, Any]:
@@ -127,6 +156,7 @@ async def follow_call(
         "transcript_turns": result.get("transcript_turns"),
         "tools_called": result.get("tools_called") or [],
         "cost_usd": result.get("cost_usd"),
+        "recording": await recording_summary(stack, record),
     }
     phone = stack.phone.calls.get(call_id)
     if phone is not None:
@@ -195,6 +225,7 @@ async def demo(settings: Settings, *, with_agent: bool) -> dict[str, Any]:
             _say(f"  {port:<11} {adapter}")
         # A fresh user per run: the demo's store outlives the run, and the loop starts clean.
         user = await seed_user(stack, f"{DEMO_USER}-{secrets.token_hex(3)}")
+        await give_recording_consent(stack, user.user_id)
         summary = await run_call(stack, user.user_id)
         print_timeline(summary)
         if not with_agent:

@@ -14,11 +14,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from callflow.models import (
+    IMPORTED_OUTCOME,
     CallRecord,
     CheckIn,
     Commitment,
     CommitmentChanges,
     Outcome,
+    Recording,
     Recurrence,
     TranscriptTurn,
     Usage,
@@ -28,7 +30,7 @@ from callflow.records.errors import InvalidRecord
 
 T = TypeVar("T")
 
-_OUTCOMES = {o.value for o in Outcome}
+_OUTCOMES = {o.value for o in Outcome} | {IMPORTED_OUTCOME}
 # The check constraints of migrations/0003_commitments.sql.
 COMMITMENT_STATUSES = ("open", "kept", "broken", "partly", "unclear", "cancelled")
 CHECK_IN_VERDICTS = ("kept", "broken", "partly", "unclear", "cancelled")
@@ -137,6 +139,7 @@ def user_from_row(row: Mapping[str, Any]) -> User:
         timezone=row["timezone"],
         locale=row["locale"],
         quiet_hours=row.get("quiet_hours"),
+        recording_consent=bool(row.get("recording_consent") or False),
     )
 
 
@@ -270,6 +273,11 @@ def call_row(record: CallRecord) -> dict[str, Any]:
         "stages": list(record.stages),
         "topics_next_time": list(record.topics_next_time),
         "agent_redispatches": record.agent_redispatches,
+        "turn_latencies_ms": [float(ms) for ms in record.turn_latencies_ms],
+        "pushes_sent": record.pushes_sent,
+        "webhook_delivered": record.webhook_delivered,
+        # Only a record that has a recording writes these: a later save never clears them.
+        **(recording_row(record.recording) if record.recording is not None else {}),
     }
 
 
@@ -296,4 +304,50 @@ def call_from_row(row: Mapping[str, Any]) -> CallRecord:
         stages=list(row["stages"] or []),
         topics_next_time=list(row.get("topics_next_time") or []),
         agent_redispatches=int(row.get("agent_redispatches") or 0),
+        turn_latencies_ms=[float(ms) for ms in row.get("turn_latencies_ms") or []],
+        pushes_sent=None if row.get("pushes_sent") is None else int(row["pushes_sent"]),
+        webhook_delivered=row.get("webhook_delivered"),
+        recording=recording_from_row(row),
+    )
+
+
+# --- recordings (columns of the call record, migrations/0009_call_recordings.sql)
+
+RECORDING_COLUMNS = (
+    "recording_key",
+    "recording_duration_s",
+    "recording_size_bytes",
+    "recording_channels",
+    "recording_started_at",
+    "recording_deleted_at",
+)
+
+
+def recording_row(recording: Recording) -> dict[str, Any]:
+    if recording.duration_s < 0 or recording.size_bytes < 0 or recording.channels < 1:
+        raise InvalidRecord(
+            "Recording needs duration_s >= 0, size_bytes >= 0 and channels >= 1, got "
+            f"{recording.duration_s}, {recording.size_bytes}, {recording.channels}"
+        )
+    return {
+        "recording_key": recording.key or None,
+        "recording_duration_s": float(recording.duration_s),
+        "recording_size_bytes": int(recording.size_bytes),
+        "recording_channels": int(recording.channels),
+        "recording_started_at": parse_timestamp(recording.started_at, "Recording.started_at"),
+        "recording_deleted_at": parse_timestamp(recording.deleted_at, "Recording.deleted_at"),
+    }
+
+
+def recording_from_row(row: Mapping[str, Any]) -> Recording | None:
+    """The record's recording, or None when the call was never recorded."""
+    if row.get("recording_duration_s") is None:
+        return None
+    return Recording(
+        key=row.get("recording_key"),
+        duration_s=float(row["recording_duration_s"]),
+        size_bytes=int(row.get("recording_size_bytes") or 0),
+        channels=int(row.get("recording_channels") or 0),
+        started_at=_iso_timestamp_or_none(row.get("recording_started_at")),
+        deleted_at=_iso_timestamp_or_none(row.get("recording_deleted_at")),
     )

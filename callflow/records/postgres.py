@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, User
+from callflow.models import (
+    CallRecord,
+    CheckIn,
+    Commitment,
+    CommitmentChanges,
+    Recording,
+    User,
+)
 from callflow.pg import PgErrors, PgStore
 from callflow.records.checks import check_attempt, check_limit, history_key, required_date
 from callflow.records.codec import (
@@ -21,6 +29,8 @@ from callflow.records.codec import (
     check_in_from_row,
     commitment_from_row,
     commitment_row,
+    parse_timestamp,
+    recording_row,
     user_from_row,
     user_row,
 )
@@ -31,14 +41,27 @@ from callflow.records.errors import (
     RecordsUnavailable,
 )
 
-_JSON_COLUMNS = ("transcript", "usage", "latency", "tools_called", "stages", "topics_next_time")
+_JSON_COLUMNS = (
+    "transcript",
+    "usage",
+    "latency",
+    "tools_called",
+    "stages",
+    "topics_next_time",
+    "turn_latencies_ms",
+)
 _CALL_COLUMNS = (
     "call_id, user_id, outcome, attempts, started_at, ended_at, failure_reason, memory_degraded, "
     "summary, mood, transcript::text as transcript, usage::text as usage, cost_usd, "
     "latency::text as latency, tools_called::text as tools_called, analysis_provider, "
-    "stages::text as stages, topics_next_time::text as topics_next_time, agent_redispatches"
+    "stages::text as stages, topics_next_time::text as topics_next_time, agent_redispatches, "
+    "turn_latencies_ms::text as turn_latencies_ms, pushes_sent, webhook_delivered, "
+    "recording_key, recording_duration_s, recording_size_bytes, recording_channels, "
+    "recording_started_at, recording_deleted_at"
 )
-_USER_COLUMNS = "user_id, display_name, voip_token, timezone, locale, quiet_hours"
+_USER_COLUMNS = (
+    "user_id, display_name, voip_token, timezone, locale, quiet_hours, recording_consent"
+)
 _COMMITMENT_COLUMNS = (
     "commitment_id, user_id, text, due_date, status, source_call_id, due_time, recurrence,"
     " until, created_at"
@@ -89,6 +112,14 @@ class PostgresRecords(PgStore):
                 r["locale"],
                 r["quiet_hours"],
             )
+
+    async def set_recording_consent(self, user_id: str, consent: bool) -> bool:
+        """Set the user's consent; False when there is no such user."""
+        with self._translate("set_recording_consent"):
+            status = await self._pool.execute(
+                "update users set recording_consent = $2 where user_id = $1", user_id, consent
+            )
+        return status != "UPDATE 0"
 
     async def list_users(self) -> list[User]:
         with self._translate("list_users"):
@@ -193,10 +224,10 @@ class PostgresRecords(PgStore):
                 "insert into calls (call_id, user_id, outcome, attempts, started_at, ended_at,"
                 " failure_reason, memory_degraded, summary, mood, transcript, usage, cost_usd,"
                 " latency, tools_called, analysis_provider, stages, topics_next_time,"
-                " agent_redispatches)"
+                " agent_redispatches, turn_latencies_ms, pushes_sent, webhook_delivered)"
                 " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb,"
                 " $12::text::jsonb, $13, $14::text::jsonb, $15::text::jsonb, $16,"
-                " $17::text::jsonb, $18::text::jsonb, $19)"
+                " $17::text::jsonb, $18::text::jsonb, $19, $20::text::jsonb, $21, $22)"
                 " on conflict (call_id) do update set user_id = excluded.user_id,"
                 " outcome = excluded.outcome, attempts = excluded.attempts,"
                 " started_at = excluded.started_at, ended_at = excluded.ended_at,"
@@ -208,6 +239,9 @@ class PostgresRecords(PgStore):
                 " analysis_provider = excluded.analysis_provider, stages = excluded.stages,"
                 " topics_next_time = excluded.topics_next_time,"
                 " agent_redispatches = excluded.agent_redispatches,"
+                " turn_latencies_ms = excluded.turn_latencies_ms,"
+                " pushes_sent = excluded.pushes_sent,"
+                " webhook_delivered = excluded.webhook_delivered,"
                 " updated_at = now()",
                 r["call_id"],
                 r["user_id"],
@@ -228,6 +262,51 @@ class PostgresRecords(PgStore):
                 json.dumps(r["stages"]),
                 json.dumps(r["topics_next_time"]),
                 r["agent_redispatches"],
+                json.dumps(r["turn_latencies_ms"]),
+                r["pushes_sent"],
+                r["webhook_delivered"],
+            )
+        if record.recording is not None:
+            await self._save_recording(record.call_id, record.recording)
+
+    async def _save_recording(self, call_id: str, recording: Recording) -> None:
+        r = recording_row(recording)
+        with self._translate("save_call"):
+            await self._pool.execute(
+                "update calls set recording_key = $2, recording_duration_s = $3,"
+                " recording_size_bytes = $4, recording_channels = $5,"
+                " recording_started_at = $6, recording_deleted_at = $7 where call_id = $1",
+                call_id,
+                r["recording_key"],
+                r["recording_duration_s"],
+                r["recording_size_bytes"],
+                r["recording_channels"],
+                r["recording_started_at"],
+                r["recording_deleted_at"],
+            )
+
+    async def expired_recordings(
+        self, ended_before: str, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """Calls that ended before the cut-off and still have a recording, oldest first."""
+        cutoff = parse_timestamp(ended_before, "ended_before")
+        with self._translate("expired_recordings"):
+            rows = await self._pool.fetch(
+                "select call_id, recording_key from calls"
+                " where recording_key is not null and ended_at < $1"
+                " order by ended_at limit $2",
+                cutoff,
+                check_limit(limit),
+            )
+        return [(str(r["call_id"]), str(r["recording_key"])) for r in rows]
+
+    async def clear_recording(self, call_id: str, deleted_at: str) -> None:
+        with self._translate("clear_recording"):
+            await self._pool.execute(
+                "update calls set recording_key = null, recording_deleted_at = $2"
+                " where call_id = $1",
+                call_id,
+                parse_timestamp(deleted_at, "deleted_at"),
             )
 
     async def get_call(self, call_id: str) -> CallRecord | None:
@@ -245,6 +324,16 @@ class PostgresRecords(PgStore):
                 " order by started_at desc nulls last, call_id limit $2",
                 user_id,
                 limit,
+            )
+        return [_decode_call(dict(r)) for r in rows]
+
+    async def calls_since(self, since: datetime) -> list[CallRecord]:
+        """Every call that started at or after `since`, oldest first (`callflow report`)."""
+        with self._translate("calls_since"):
+            rows = await self._pool.fetch(
+                f"select {_CALL_COLUMNS} from calls where started_at >= $1"
+                " order by started_at, call_id",
+                since,
             )
         return [_decode_call(dict(r)) for r in rows]
 

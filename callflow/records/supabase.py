@@ -38,7 +38,7 @@ from callflow.records.errors import (
 )
 from callflow.supabase_rest import SupabaseErrors, SupabaseStore
 
-_USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale,quiet_hours"
+_USER_COLUMNS = "user_id,display_name,voip_token,timezone,locale,quiet_hours,recording_consent"
 _COMMITMENT_COLUMNS = (
     "commitment_id,user_id,text,due_date,status,source_call_id,due_time,recurrence,until,created_at"
 )
@@ -46,8 +46,13 @@ _CHECK_IN_COLUMNS = "check_in_id,commitment_id,call_id,verdict,evidence,asked_on
 _CALL_COLUMNS = (
     "call_id,user_id,outcome,attempts,started_at,ended_at,failure_reason,memory_degraded,"
     "summary,mood,transcript,usage,cost_usd,latency,tools_called,analysis_provider,stages,"
-    "topics_next_time,agent_redispatches"
+    "topics_next_time,agent_redispatches,turn_latencies_ms,pushes_sent,webhook_delivered,"
+    "recording_key,recording_duration_s,recording_size_bytes,recording_channels,"
+    "recording_started_at,recording_deleted_at"
 )
+
+
+CALLS_PAGE = 1000  # PostgREST's usual max-rows
 
 
 def _now() -> str:
@@ -91,6 +96,16 @@ class SupabaseRecords(SupabaseStore):
                 .upsert(row, on_conflict="user_id", returning=ReturnMethod.minimal)
                 .execute()
             )
+
+    async def set_recording_consent(self, user_id: str, consent: bool) -> bool:
+        with self._translate("set_recording_consent"):
+            resp = await (
+                self._db.table("users")
+                .update({"recording_consent": bool(consent)})
+                .eq("user_id", user_id)
+                .execute()
+            )
+        return bool(_rows(resp.data))
 
     async def list_users(self) -> list[User]:
         with self._translate("list_users"):
@@ -184,6 +199,30 @@ class SupabaseRecords(SupabaseStore):
                 .execute()
             )
 
+    async def expired_recordings(
+        self, ended_before: str, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        with self._translate("expired_recordings"):
+            resp = await (
+                self._db.table("calls")
+                .select("call_id,recording_key")
+                .not_.is_("recording_key", "null")
+                .lt("ended_at", ended_before)
+                .order("ended_at")
+                .limit(check_limit(limit))
+                .execute()
+            )
+        return [(str(r["call_id"]), str(r["recording_key"])) for r in _rows(resp.data)]
+
+    async def clear_recording(self, call_id: str, deleted_at: str) -> None:
+        with self._translate("clear_recording"):
+            await (
+                self._db.table("calls")
+                .update({"recording_key": None, "recording_deleted_at": deleted_at})
+                .eq("call_id", call_id)
+                .execute()
+            )
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         with self._translate("get_call"):
             resp = await (
@@ -208,6 +247,26 @@ class SupabaseRecords(SupabaseStore):
                 .execute()
             )
         return [call_from_row(r) for r in _rows(resp.data)]
+
+    async def calls_since(self, since: datetime) -> list[CallRecord]:
+        """Every call that started at or after `since`, oldest first (`callflow report`), read
+        a page at a time (PostgREST caps the rows of one response)."""
+        calls: list[CallRecord] = []
+        while True:
+            with self._translate("calls_since"):
+                resp = await (
+                    self._db.table("calls")
+                    .select(_CALL_COLUMNS)
+                    .gte("started_at", since.isoformat())
+                    .order("started_at")
+                    .order("call_id")
+                    .range(len(calls), len(calls) + CALLS_PAGE - 1)
+                    .execute()
+                )
+            page = [call_from_row(r) for r in _rows(resp.data)]
+            calls.extend(page)
+            if len(page) < CALLS_PAGE:
+                return calls
 
     # --- push log
 

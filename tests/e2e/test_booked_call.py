@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from callflow.local.demo import seed_user
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def _book(stack: LocalStack, user_id: str, at: datetime) -> str:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+    async with stack.api_client() as http:
         response = await http.post(
             "/calls", json={"user_id": user_id, "scheduled_for": at.isoformat()}
         )
@@ -51,7 +50,7 @@ async def test_a_booked_call_rings_at_its_time_not_before(stack: LocalStack) -> 
 async def test_a_booked_call_cancelled_while_it_waits_never_rings(stack: LocalStack) -> None:
     user = await seed_user(stack, f"booked-{uuid.uuid4().hex[:6]}")
     call_id = await _book(stack, user.user_id, datetime.now(UTC) + timedelta(seconds=30))
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+    async with stack.api_client(operator=True) as http:  # cancel needs the operator scope
         cancelled = await http.post(f"/calls/{call_id}/cancel", json={"reason": "user asked"})
     assert cancelled.status_code == 200, cancelled.text
 

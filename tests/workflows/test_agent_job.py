@@ -4,6 +4,7 @@ agent parses it, on the time-skipping server."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import date
 
@@ -22,7 +23,13 @@ from tests.workflows.fakes import (
     RecordingNotifier,
     ScriptedAnalyzer,
 )
-from workflows.agent_job import AgentJob, JobCheckIn, JobCommitment, JobUser
+from workflows.agent_job import (
+    AgentJob,
+    JobCheckIn,
+    JobCommitment,
+    JobUser,
+    room_metadata_for,
+)
 from workflows.call import CallWorkflow
 from workflows.messages import CallInput, CallTimings, room_name_for, workflow_id_for
 
@@ -144,3 +151,18 @@ async def test_the_agent_is_told_each_commitments_history_and_the_last_call(
     instructions = build_instructions(job)
     assert "run 5k" in instructions and "Ada ran once" in instructions
     assert "sleep before eleven" in instructions
+
+
+def test_the_room_metadata_participants_read_holds_nothing_private() -> None:
+    job = AgentJob(
+        call_id="c-1",
+        workflow_id="call-c-1",
+        user=JobUser(USER, "Ada", "Europe/London"),
+        memory=["Ada's sister is in hospital"],
+        due_commitments=[JobCommitment("k-1", "stop drinking on weekdays")],
+        script="followup",
+        last_call_summary="Ada was low.",
+    )
+    public = json.loads(room_metadata_for("c-1", job.to_json()))
+    assert public == {"call_id": "c-1", "script": "followup"}
+    assert json.loads(room_metadata_for("c-2", "not json")) == {"call_id": "c-2"}

@@ -67,6 +67,7 @@ def test_the_names_are_the_ones_running_calls_and_recorded_histories_use() -> No
         "transcript_turn",
         "agent_report",
         "declined",
+        "recording_finished",  # added with call recordings; the others never change
     }
     assert (STATUS_QUERY, CANCEL_UPDATE) == ("status", "cancel")
     keys = [CALL_STAGE.name, CALL_USER_ID.name, CALL_ATTEMPT.name, CALL_OUTCOME.name]

@@ -21,12 +21,19 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from callflow.codec.local import codec_endpoint_of, local_codec_settings
+from callflow.codec.server import app_from_settings as codec_app
 from callflow.local.app_backend import LocalReceiver, start_local_receiver
 from callflow.local.phone.apns_endpoint import LocalApns, start_local_apns
 from callflow.local.phone.simulator import PhoneSimulator
+from callflow.local.stack.api_keys import LocalApiKeys, bearer
 from callflow.local.stack.livekit import LocalLiveKit, start_livekit
+from callflow.local.stack.port_guard import ensure_port_free
 from callflow.local.stack.postgres import LocalPostgres, start_postgres
+from callflow.local.stack.s3 import LocalS3, start_s3
 from callflow.local.stack.temporal import DevServer, free_port, start_dev_server
+from callflow.recordings.retention import ensure_cleanup_schedule
+from callflow.recordings.s3 import S3RecordingStore
 from callflow.records.postgres import PostgresRecords
 from callflow.runtime import Ports, build_ports, build_service_app, create_worker
 from callflow.service import serve
@@ -46,6 +53,7 @@ class StackOptions:
     phone_stay_s: float = 3.0
     departure_timeout_s: int = 2
     agent_workers: int = 1  # agent worker processes (with_agent): livekit-server spreads calls
+    recordings: bool = True  # a local S3 server for call recordings (consenting users only)
 
 
 @dataclass
@@ -66,7 +74,15 @@ class LocalStack:
     agent_processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     agent_logs: list[Path] = field(default_factory=list)
     phone_logs: dict[str, Any] = field(default_factory=dict)
+    s3: LocalS3 | None = None  # the recordings' S3 server (StackOptions.recordings)
+    # This stack's call API keys (generated at start); `api_client()` sends the app backend's.
+    api_keys: LocalApiKeys = field(default_factory=LocalApiKeys.generate)
     _exit: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    def api_client(self, *, operator: bool = False, timeout: float = 30) -> httpx.AsyncClient:
+        """An HTTP client of the call API authenticated as the app backend (or the operator)."""
+        key = self.api_keys.operator if operator else self.api_keys.app_backend
+        return httpx.AsyncClient(base_url=self.api_url, headers=bearer(key), timeout=timeout)
 
     def ui_link(self, workflow_id: str) -> str:
         ns = self.settings.temporal_namespace
@@ -98,6 +114,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
+    if settings.recordings_s3_endpoint and settings.recordings_s3_secret_key:
+        env["CALLFLOW_RECORDINGS_S3_ENDPOINT"] = settings.recordings_s3_endpoint
+        env["CALLFLOW_RECORDINGS_S3_BUCKET"] = settings.recordings_s3_bucket
+        env["CALLFLOW_RECORDINGS_S3_REGION"] = settings.recordings_s3_region
+        env["CALLFLOW_RECORDINGS_S3_ACCESS_KEY"] = settings.recordings_s3_access_key or ""
+        env["CALLFLOW_RECORDINGS_S3_SECRET_KEY"] = (
+            settings.recordings_s3_secret_key.get_secret_value()
+        )
     return env
 
 
@@ -135,9 +159,18 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
             process.kill()
 
 
+def _ensure_fixed_ports_free(base: Settings) -> None:
+    """Before starting anything: a fixed port someone holds is an error naming the holder."""
+    ensure_port_free(int(base.temporal_address.rsplit(":", 1)[1]), "the Temporal dev server")
+    ensure_port_free(int(base.temporal_ui_url.rsplit(":", 1)[1]), "the Temporal UI")
+    ensure_port_free(base.api_port, "the call API")
+
+
 async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack:
     state = options.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
+    if options.fixed_ports:
+        _ensure_fixed_ports_free(base)
     exit_stack = AsyncExitStack()
     try:
         postgres = await start_postgres(state / "postgres")
@@ -147,12 +180,16 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             int(base.temporal_address.rsplit(":", 1)[1]) if options.fixed_ports else None
         )
         ui_port = int(base.temporal_ui_url.rsplit(":", 1)[1]) if options.fixed_ports else None
+        # With the codec on, the codec server serves the UI on its own origin and the UI's
+        # codec is its /codec, so signed-in operators read decoded calls (codec/ui_gateway.py).
+        codec = local_codec_settings(base, options.fixed_ports)
         temporal = await start_dev_server(
             state,
             port=temporal_port,
             ui_port=ui_port,
             db_filename=state / "temporal.db" if options.temporal_persistent else None,
             namespace=base.temporal_namespace,
+            ui_codec_endpoint=codec_endpoint_of(codec),
         )
         exit_stack.callback(temporal.stop)
 
@@ -175,6 +212,19 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         apns = await start_local_apns(state)
         exit_stack.push_async_callback(apns.stop)
 
+        s3 = await start_s3(state) if options.recordings else None
+        recordings: dict[str, Any] = {}
+        if s3 is not None:
+            exit_stack.callback(s3.stop)
+            recordings = {
+                "recordings_s3_endpoint": s3.endpoint,
+                "recordings_s3_region": s3.region,
+                "recordings_s3_access_key": s3.access_key,
+                "recordings_s3_secret_key": SecretStr(s3.secret_key),
+            }
+
+        api_keys = LocalApiKeys.generate()
+        api_keys.write_operator_key(state)
         settings = _stack_settings(
             base,
             state_dir=state,
@@ -186,11 +236,18 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             local_apns_port=apns.port,
             app_backend_webhook_url=receiver.url,
             api_port=api_port,
+            api_keys=SecretStr(api_keys.setting()),
+            api_key=SecretStr(api_keys.operator),
             livekit_departure_timeout_s=options.departure_timeout_s,
             # No agent worker, no capacity to hold: such a stack rings phones into silence
             # (and shows it: those calls end `no_agent`).
             agent_slots=base.agent_slots and options.with_agent,
+            **recordings,
+            **({**codec, "codec_ui_upstream": temporal.ui_url} if codec else {}),
         )
+        if codec:
+            codec_gateway = await serve(codec_app(settings), port=settings.codec_server_port)
+            exit_stack.push_async_callback(codec_gateway.stop)
 
         client = await connect_temporal(settings)
         records = await PostgresRecords.connect(postgres.dsn)
@@ -204,8 +261,11 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         http = httpx.AsyncClient()
         exit_stack.push_async_callback(http.aclose)
 
-        async def decline(call_id: str) -> None:
-            response = await http.post(f"{api_url}/calls/{call_id}/decline")
+        async def decline(call_id: str, room_token: str) -> None:
+            # As the iOS app does: proven with the room token its VoIP push carried.
+            response = await http.post(
+                f"{api_url}/calls/{call_id}/decline", headers=bearer(room_token)
+            )
             response.raise_for_status()
 
         phone_logs: dict[str, Any] = {}
@@ -223,6 +283,9 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
         ports = await build_ports(settings, exit_stack)
         worker = create_worker(client, ports, settings)
         await exit_stack.enter_async_context(worker)
+        if isinstance(ports.recordings, S3RecordingStore):
+            await ports.recordings.ensure_bucket()
+            await ensure_cleanup_schedule(client, settings)
 
         stack = LocalStack(
             settings=settings,
@@ -237,6 +300,8 @@ async def start_local_stack(base: Settings, options: StackOptions) -> LocalStack
             client=client,
             ports=ports,
             phone_logs=phone_logs,
+            api_keys=api_keys,
+            s3=s3,
         )
         if options.with_agent:
             # agent.log, then agent-2.log, ...; started together, each waits for its registration.

@@ -80,10 +80,13 @@ async def start_dev_server(
     db_filename: Path | None = None,
     namespace: str = "default",
     dynamic_config: dict[str, str] | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> DevServer:
     """Start `temporal server start-dev` on loopback with callflow's search attributes.
 
     `db_filename=None` keeps history in memory (fastest; what tests use).
+    `ui_codec_endpoint` is the codec the bundled UI calls from the browser: the codec server's
+    `/codec`, which decodes for operators who opened the UI through it (codec/ui_gateway.py).
     """
     port = port or free_port()
     ui_port = ui_port or free_port()
@@ -110,6 +113,8 @@ async def start_dev_server(
         args += ["--search-attribute", f"{name}={kind}"]
     for key, value in (dynamic_config or {}).items():
         args += ["--dynamic-config-value", f"{key}={value}"]
+    if ui_codec_endpoint:
+        args += ["--ui-codec-endpoint", ui_codec_endpoint]
     log = log_path.open("ab")
     process = subprocess.Popen(
         args, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
