@@ -62,10 +62,13 @@ class CallAgent(Agent):
                 ),
                 name="prepare-greeting",
             )
+        greeting: PreparedGreeting | None = None
         try:
             if self._phone_present is not None:
                 await self._phone_present
             greeting = await preparing if preparing is not None else None
+            if greeting is not None and not await greeting.playable():
+                greeting = None
         finally:
             if preparing is not None and not preparing.done():
                 preparing.cancel()

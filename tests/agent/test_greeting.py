@@ -23,14 +23,17 @@ def instructions_ctx() -> llm.ChatContext:
 async def test_the_first_line_and_its_audio_are_ready_before_the_phone_joins() -> None:
     async with ScriptedLLM() as model:
         greeting = await prepare_greeting(model, EspeakTTS(), instructions_ctx())
-    assert greeting is not None
-    assert greeting.text.startswith("Hi Ada, it's Callflow Coach.")
-    assert "Run three times this week" in greeting.text
+        assert greeting is not None
+        assert greeting.text.startswith("Hi Ada, it's Callflow Coach.")
+        assert "Run three times this week" in greeting.text
+        assert await greeting.playable()
+        # Playing may start before the whole line is synthesized, and still plays all of it.
+        played = [frame async for frame in greeting.audio()]
+        await greeting.finished()
+    assert played == greeting.frames and not greeting.failed
     # About one second of speech per 2.5 words at espeak's 175 wpm: the whole line is there.
     words = len(greeting.text.split())
     assert greeting.duration_s > words / 5
-    played = [frame async for frame in greeting.audio()]
-    assert played == list(greeting.frames)
 
 
 async def test_a_line_that_needs_a_tool_is_left_to_the_session(
@@ -51,5 +54,6 @@ class SilentTTS(EspeakTTS):
 
 async def test_a_failing_provider_falls_back_to_greeting_on_join() -> None:
     async with ScriptedLLM() as model:
-        assert await prepare_greeting(model, SilentTTS(), instructions_ctx()) is None
+        greeting = await prepare_greeting(model, SilentTTS(), instructions_ctx())
+    assert greeting is not None and not await greeting.playable() and greeting.failed
     assert await prepare_greeting(None, EspeakTTS(), instructions_ctx()) is None
