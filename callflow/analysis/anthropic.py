@@ -15,7 +15,7 @@ import anthropic
 
 from callflow.analysis import schema
 from callflow.analysis.errors import AnalysisInvalid, AnalysisRejected, AnalysisUnavailable
-from callflow.analysis.openai import SYSTEM_PROMPT, call_context
+from callflow.analysis.request import SYSTEM_PROMPT, call_context, request_text, silent_call
 from callflow.models import Commitment
 from callflow.ports import CallAnalysis
 
@@ -51,23 +51,11 @@ class AnthropicAnalyzer:
         timezone: str = "UTC",
         default_due_date: str | None = None,
     ) -> CallAnalysis:
+        silent = silent_call(transcript, self.provider)
+        if silent is not None:
+            return silent
         context = call_context(local_date, timezone, default_due_date)
-        if not any(t.get("role") == "user" and (t.get("text") or "").strip() for t in transcript):
-            return CallAnalysis(
-                summary="The call connected but no conversation was transcribed.",
-                mood="neutral",
-                provider=self.provider,
-            )
-        user_message = json.dumps(
-            {
-                "call": context,
-                "due_commitments": [
-                    {"commitment_id": c.commitment_id, "text": c.text, "due_date": c.due_date}
-                    for c in due_commitments
-                ],
-                "transcript": transcript,
-            }
-        )
+        user_message = request_text(transcript, due_commitments, context)
         try:
             response = await self._client.messages.create(
                 model=self._model,
