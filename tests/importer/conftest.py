@@ -25,6 +25,7 @@ from callflow.records.postgres import PostgresRecords
 from callflow.runtime import Ports, build_analyzer, create_worker
 from callflow.settings import Settings
 from tests.importer.elevenlabs_server import API_KEY, ElevenLabsServer
+from tests.support.postgres import database_for
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -37,6 +38,31 @@ async def elevenlabs_api() -> AsyncIterator[ElevenLabsServer]:
 async def elevenlabs(elevenlabs_api: ElevenLabsServer) -> ElevenLabsServer:
     elevenlabs_api.reset()
     return elevenlabs_api
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def area_database(scratch_postgres: LocalPostgres) -> LocalPostgres:
+    """A migrated database of this package's own: its migration tests rewrite the outcome check,
+    which must not meet the calls other areas wrote."""
+    return await database_for(scratch_postgres, "importer")
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def records(area_database: LocalPostgres) -> AsyncIterator[PostgresRecords]:
+    store = await PostgresRecords.connect(area_database.dsn)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def pg_memory(area_database: LocalPostgres) -> AsyncIterator[PostgresMemory]:
+    store = await PostgresMemory.connect(area_database.dsn)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
