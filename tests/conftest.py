@@ -32,7 +32,7 @@ from callflow.records.postgres import PostgresRecords
 from callflow.rooms import LiveKitRooms
 from callflow.settings import Settings, get_settings
 from tests.support.livekit_webhooks import WebhookSink, start_webhook_sink
-from tests.support.postgres import database_for
+from tests.support.postgres import database_for, opened
 from tests.support.supabase_db import start_supabase_postgres
 from tests.support.temporal import start_time_skipping_server
 
@@ -124,26 +124,22 @@ async def temporal_client(temporal_dev_server: DevServer) -> Client:
 async def area_database(
     scratch_postgres: LocalPostgres, request: pytest.FixtureRequest
 ) -> LocalPostgres:
-    """A migrated database of this test area's own (one per tests/<area>/ package)."""
+    """A migrated database, with `records` and `pg_memory` on it. Defined here, package scope
+    means the whole tests package: the areas share it. An area whose tests must not meet
+    another's rows (records, slots, importer) overrides it and the stores in its conftest."""
     return await database_for(scratch_postgres, Path(str(request.node.path)).name)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def records(area_database: LocalPostgres) -> AsyncIterator[PostgresRecords]:
-    store = await PostgresRecords.connect(area_database.dsn)
-    try:
+    async with opened(PostgresRecords, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def pg_memory(area_database: LocalPostgres) -> AsyncIterator[PostgresMemory]:
-    store = await PostgresMemory.connect(area_database.dsn)
-    try:
+    async with opened(PostgresMemory, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -25,7 +25,7 @@ from callflow.records.postgres import PostgresRecords
 from callflow.runtime import Ports, build_analyzer, create_worker
 from callflow.settings import Settings
 from tests.importer.elevenlabs_server import API_KEY, ElevenLabsServer
-from tests.support.postgres import database_for
+from tests.support.postgres import database_for, opened
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -49,27 +49,20 @@ async def area_database(scratch_postgres: LocalPostgres) -> LocalPostgres:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def records(area_database: LocalPostgres) -> AsyncIterator[PostgresRecords]:
-    store = await PostgresRecords.connect(area_database.dsn)
-    try:
+    async with opened(PostgresRecords, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def pg_memory(area_database: LocalPostgres) -> AsyncIterator[PostgresMemory]:
-    store = await PostgresMemory.connect(area_database.dsn)
-    try:
+    async with opened(PostgresMemory, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def ledger(area_database: LocalPostgres) -> AsyncIterator[PostgresImportLedger]:
-    store = await PostgresImportLedger.connect(area_database.dsn)
-    yield store
-    await store.close()
+    async with opened(PostgresImportLedger, area_database.dsn) as store:
+        yield store
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -14,6 +14,7 @@ from callflow.local.stack.postgres import LocalPostgres
 from callflow.records.postgres import PostgresRecords
 from callflow.records.supabase import SupabaseRecords
 from tests.records.postgrest_server import PostgrestServer
+from tests.support.postgres import opened
 from tests.support.supabase_db import supabase_database_for
 
 SERVICE_KEY = "test-service-role-key"
@@ -32,11 +33,8 @@ async def area_database(
 async def records(area_database: LocalPostgres) -> AsyncIterator[PostgresRecords]:
     """The Postgres adapter on this area's database. Defined here, not only in tests/conftest.py,
     so that it is this package's: the root one may already be open on another area's database."""
-    store = await PostgresRecords.connect(area_database.dsn)
-    try:
+    async with opened(PostgresRecords, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

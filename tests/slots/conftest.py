@@ -15,6 +15,7 @@ from callflow.local.stack.postgres import LocalPostgres
 from callflow.slots.postgres import PostgresAgentSlots
 from callflow.slots.supabase import SupabaseAgentSlots
 from tests.records.postgrest_server import PostgrestServer
+from tests.support.postgres import opened
 from tests.support.supabase_db import supabase_database_for
 
 SERVICE_KEY = "test-service-role-key"
@@ -30,11 +31,8 @@ async def empty_tables(dsn: str) -> None:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def package_pg_slots(area_database: LocalPostgres) -> AsyncIterator[PostgresAgentSlots]:
-    store = await PostgresAgentSlots.connect(area_database.dsn)
-    try:
+    async with opened(PostgresAgentSlots, area_database.dsn) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

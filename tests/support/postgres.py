@@ -10,7 +10,10 @@ import asyncio
 import dataclasses
 import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -21,6 +24,7 @@ from callflow.local.stack.postgres import (
     dsn_for,
     start_postgres,
 )
+from callflow.pg import PgStore
 
 
 async def database_for(server: LocalPostgres, area: str) -> LocalPostgres:
@@ -62,3 +66,16 @@ def start_postgres_blocking(
     if errors:
         raise errors[0]
     return result[0]
+
+
+StoreT = TypeVar("StoreT", bound=PgStore)
+
+
+@asynccontextmanager
+async def opened(store: type[StoreT], dsn: str) -> AsyncIterator[StoreT]:
+    """A Postgres adapter on its own pool for the fixture's life, closed after."""
+    adapter = await store.connect(dsn)
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
