@@ -13,6 +13,13 @@ before the push: no timer firing, no workflow task, no activity dispatch (measur
 another worker waits for the rest of the time or rings at once if the due time has passed.
 In a burst, a ring that has pushed reports back once its worker's other rings have pushed
 too (ring_gate.py), so the completions wait until the pushes are out.
+
+Agent first (`agent_ready_s` set): the phone is rung only into a room its agent is already in,
+voice track published. The ring dispatches the agent (an armed one `AGENT_DISPATCH_LEAD_S`
+before the due time), watches the room until the agent is there, dispatches once more if it is
+not within `agent_ready_s`, and gives up without a push if the second one does not come either.
+A user who answers at once then hears the agent after the media connection's set-up, never
+after an agent's job start, and a phone is never rung into silence (README, "Agent capacity").
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from datetime import datetime, timedelta
 from temporalio import activity
 
 from activities.ring_gate import RingGate
+from callflow.errors import CallflowError
 from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
 from callflow.push.errors import PushInDoubt
 from workflows.agent_job import room_metadata_for
@@ -51,6 +59,10 @@ class RingInput:
     # `expires_at` is the end of that window and the token lives `token_ttl_s` from the ring
     # (an armed wait added). None (calls started before): both are the token's own expiry.
     ring_window_s: float | None = None
+    # Seconds the dispatched agent has to be in the room with its voice published before the
+    # phone is rung, and as long again after one re-dispatch; still none: nothing is pushed
+    # (`RingOutput.no_agent`). None (calls started before): the push goes out at once.
+    agent_ready_s: float | None = None
 
 
 @dataclass
@@ -64,6 +76,11 @@ class RingOutput:
     # APNs took the push but its answer was lost: it may or may not have reached the phone.
     # Counted as sent (a resend could ring twice); the join wait tells whether it arrived.
     push_in_doubt: bool = False
+    # The agent never came, nor after a re-dispatch: the phone was not rung.
+    no_agent: bool = False
+    agent_redispatches: int = 0
+    # How long the ring waited for the agent after the due time (or the ring's start).
+    agent_wait_ms: float = 0.0
 
 
 @dataclass
@@ -83,6 +100,11 @@ ARMED_HEARTBEAT_S = 5.0
 # Rings in progress at once per worker process: at the peak every armed ring wakes in the same
 # second, and a bounded number in flight lets pushes leave in order instead of all at the end.
 RINGS_IN_FLIGHT = 64
+# An armed ring whose agent must be in the room dispatches it this long before the due time,
+# so the push still leaves on time (an agent joins in well under a second when one is free).
+AGENT_DISPATCH_LEAD_S = 5.0
+# How often a ring looks in the room for its agent while it waits.
+AGENT_POLL_S = 0.05
 # How long a ring that has pushed may wait for the other rings of its worker to push before it
 # reports back (ring_gate.py); the workflow's join timeout starts when it does.
 REPORT_DELAY_MAX_S = 10.0
@@ -125,19 +147,67 @@ class RingActivities:
         grant = self._rooms.phone_token(
             input.room, identity=input.user_id, name=input.display_name, ttl_s=ttl_s
         )
+        agent = _AgentPresence()
+        if input.agent_ready_s is not None:
+            if wait_s - AGENT_DISPATCH_LEAD_S > 0:
+                await _wait_heartbeating(started + wait_s - AGENT_DISPATCH_LEAD_S)
+            agent = await self._agent_in_room(input, started + wait_s)
+            if not agent.ready:
+                return RingOutput(
+                    input.room,
+                    apns_id_for(input.call_id, input.attempt),
+                    push_sent=False,
+                    duplicate_suppressed=False,
+                    expires_at=grant.expires_at,
+                    no_agent=True,
+                    agent_redispatches=agent.redispatches,
+                    agent_wait_ms=agent.waited_ms,
+                )
         if wait_s > 0:
             await _wait_heartbeating(started + wait_s)
         rang_at = _server_now(started)
         # From here the ring completes even if a cancellation arrives: the workflow waits for
         # the activity's end, so the result says whether the phone was rung.
-        ringing = asyncio.ensure_future(self._ring_now(input, grant, rang_at))
+        ringing = asyncio.ensure_future(
+            self._ring_now(input, grant, rang_at, dispatch=input.agent_ready_s is None)
+        )
         try:
             rung = await asyncio.shield(ringing)
         except asyncio.CancelledError:
-            return await ringing
+            return agent.noted_on(await ringing)
         with contextlib.suppress(asyncio.CancelledError):
             await self._report_when_rings_are_out()
-        return rung
+        return agent.noted_on(rung)
+
+    async def _agent_in_room(self, input: RingInput, ring_loop_time: float) -> _AgentPresence:
+        """Dispatch the agent and wait until it is in the room, its voice published (and the
+        due time, for an armed ring); dispatch once more if it has not come in
+        `agent_ready_s`. The phone is rung only into a room with an agent in it."""
+        assert input.agent_ready_s is not None
+        loop = asyncio.get_running_loop()
+        presence = _AgentPresence(ready=False)
+        await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
+        for dispatches in (1, 2):
+            if dispatches == 2:
+                activity.logger.warning(
+                    "no agent in %s %.0f s after its dispatch: dispatching again",
+                    input.room,
+                    input.agent_ready_s,
+                )
+                presence.redispatches += 1
+                await self._rooms.redispatch_agent(
+                    input.room, input.agent_name, input.agent_metadata
+                )
+            deadline = loop.time() + input.agent_ready_s
+            while loop.time() < deadline:
+                activity.heartbeat()
+                if await self._agent_seen(input.room):
+                    presence.ready = True
+                    presence.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
+                    return presence
+                await asyncio.sleep(AGENT_POLL_S)
+        presence.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
+        return presence
 
     @activity.defn
     async def withhold_push(self, input: WithholdInput) -> WithholdOutput:
@@ -146,9 +216,24 @@ class RingActivities:
         activity only with its next heartbeat; the claim is immediate)."""
         return WithholdOutput(await self._records.withhold_push(input.call_id, input.attempt))
 
-    async def _ring_now(self, input: RingInput, grant: RoomGrant, rang_at: str) -> RingOutput:
+    async def _agent_seen(self, room: str) -> bool:
+        try:
+            return await self._rooms.agent_ready(room)
+        except CallflowError as e:
+            if not e.retryable:
+                raise
+            # A look that failed is not an absent agent: the next one may answer.
+            activity.logger.warning("could not look for the agent in %s: %s", room, e)
+            return False
+
+    async def _ring_now(
+        self, input: RingInput, grant: RoomGrant, rang_at: str, *, dispatch: bool
+    ) -> RingOutput:
         async with self._gate.turn():
-            await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
+            if dispatch:
+                await self._rooms.dispatch_agent(
+                    input.room, input.agent_name, input.agent_metadata
+                )
             apns_id = apns_id_for(input.call_id, input.attempt)
             expires_at = _ring_expiry(input, grant, rang_at)
             if not await self._records.claim_push(input.call_id, input.attempt):
@@ -199,6 +284,20 @@ class RingActivities:
                 expiration_s=self._push_expiry_s,
             )
         )
+
+
+@dataclass
+class _AgentPresence:
+    """What a ring found out about its agent before it pushed."""
+
+    ready: bool = True  # a ring that does not wait for its agent counts it as there
+    redispatches: int = 0
+    waited_ms: float = 0.0
+
+    def noted_on(self, rung: RingOutput) -> RingOutput:
+        rung.agent_redispatches = self.redispatches
+        rung.agent_wait_ms = self.waited_ms
+        return rung
 
 
 def _ring_expiry(input: RingInput, grant: RoomGrant, rang_at: str) -> str:

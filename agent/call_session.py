@@ -26,6 +26,11 @@ from workflows.messages import AgentReport
 logger = logging.getLogger("callflow.agent.call")
 
 
+# The agent now joins before the phone is rung (an armed ring dispatches it a few seconds
+# ahead of the due time: activities/ring.py), so it waits the join window and this much more.
+PHONE_WAIT_MARGIN_S = 15.0
+
+
 class PhoneNeverJoined(AgentError):
     """The phone did not join the room in time (the workflow retries or gives up the call)."""
 
@@ -99,7 +104,7 @@ async def run_call(
     )
     try:
         phone = await wait_for_phone(
-            room, call.phone_identity, phone_timeout_s or call.join_timeout_s
+            room, call.phone_identity, phone_timeout_s or call.join_timeout_s + PHONE_WAIT_MARGIN_S
         )
     except PhoneNeverJoined:
         await session.aclose()

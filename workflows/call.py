@@ -125,6 +125,11 @@ PHONE_TOKEN_MARGIN_S = 30
 # Before abandoning an unanswered attempt, ask LiveKit whether the phone is in the room: a
 # lost participant_joined webhook must not turn an answered call into `missed`.
 ANSWER_PROBE_PATCH = "answer-probe"
+# With agent presence required (`agent_join_timeout_s`), the ring pushes only once the agent is
+# in the room, re-dispatching it once itself; an agent that never comes ends the call
+# `no_agent` without ringing the phone. Before, the push went out with the dispatch and the
+# workflow watched for the agent afterwards, with the user already on the line.
+AGENT_FIRST_PATCH = "agent-before-ring"
 # The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
 # push first: activities/ring_gate.py) must finish within this, after any armed wait.
 RING_TIMEOUT = timedelta(seconds=30)
@@ -517,6 +522,9 @@ class CallWorkflow:
             if workflow.patched(RING_WINDOW_PATCH):
                 ring_window_s = timings.join_timeout_s
                 token_ttl_s = math.ceil(timings.join_timeout_s) + PHONE_TOKEN_MARGIN_S
+            agent_first = timings.agent_join_timeout_s is not None and workflow.patched(
+                AGENT_FIRST_PATCH
+            )
             ring = await self._ring(
                 RingInput(
                     call_id=self._call_id,
@@ -532,14 +540,24 @@ class CallWorkflow:
                     empty_timeout_s=int(timings.join_timeout_s) + 60,
                     ring_at=armed_for.isoformat() if armed_for else None,
                     ring_window_s=ring_window_s,
+                    agent_ready_s=timings.agent_join_timeout_s if agent_first else None,
                 )
             )
+            self._redispatches += ring.agent_redispatches
+            if ring.no_agent:
+                await self._close_room(room)
+                raise _CallEnded(
+                    Outcome.NO_AGENT,
+                    f"no agent joined room {room} within {timings.agent_join_timeout_s:.0f} s "
+                    "of its dispatch, nor of a second dispatch; the phone was not rung",
+                )
             if armed_for is not None:
                 # The armed ring began in the worker at the due time: mark it when it happened.
                 self._stages.append(StageMark(Stage.RINGING, ring.rang_at))
             self._enter(Stage.AWAITING_JOIN)
             rang = workflow.now()
-            await self._ensure_agent(room, metadata)
+            if not agent_first:
+                await self._ensure_agent(room, metadata)
             left = timings.join_timeout_s - (workflow.now() - rang).total_seconds()
             await self._wait(max(0.0, left), partial(self._answered_or_over, room))
             if not self._answered_or_over(room):
@@ -697,6 +715,9 @@ class CallWorkflow:
         if input.ring_at:
             wait = max(timedelta(0), datetime.fromisoformat(input.ring_at) - workflow.now())
         meant_at = workflow.now() + wait
+        if input.agent_ready_s is not None:
+            # The agent's two chances to come before the push (activities/ring.py).
+            wait += timedelta(seconds=2 * input.agent_ready_s)
         retry: dict[str, Any] = {"retry_policy": QUICK_RETRY}
         if workflow.patched(STORE_OUTAGE_PATCH):
             window = self._ring_window_end(meant_at) - workflow.now()
@@ -711,7 +732,7 @@ class CallWorkflow:
             start_to_close_timeout=wait + RING_TIMEOUT,
             heartbeat_timeout=(
                 timedelta(seconds=self._input.timings.ring_heartbeat_timeout_s)
-                if input.ring_at
+                if input.ring_at or input.agent_ready_s is not None
                 else None
             ),
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -719,7 +740,9 @@ class CallWorkflow:
         )
         await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
         if not handle.done():
-            if input.ring_at:
+            if input.ring_at or input.agent_ready_s is not None:
+                # A ring still waiting (for its time, for its agent) learns of a cancellation
+                # only with a heartbeat: the withheld claim stops its push at once.
                 await self._withhold_push(input)
             handle.cancel()
         try:

@@ -155,6 +155,53 @@ class LiveKitRooms:
             "create_dispatch", room, self._client().agent_dispatch.create_dispatch(request)
         )
 
+    async def redispatch_agent(self, room: str, agent_name: str, metadata: str) -> None:
+        """Dispatch `agent_name` to `room` anew: its earlier dispatch is withdrawn first.
+
+        A dispatch that found no worker stays listed on the room, so `dispatch_agent` would
+        see it and do nothing; a new dispatch is what makes livekit-server look for a worker
+        again (and a retry of this step finds the new one and stops there)."""
+        _require(room, "room", "pass the room name (workflows.messages.room_name_for)")
+        _require(agent_name, "agent_name", "pass the agent's name (CALLFLOW_AGENT_NAME)")
+        for dispatch in await self.list_dispatches(room):
+            if dispatch.agent_name != agent_name:
+                continue
+            try:
+                await self._call(
+                    "delete_dispatch",
+                    room,
+                    self._client().agent_dispatch.delete_dispatch(dispatch.id, room),
+                )
+            except RoomsRejected as e:
+                if e.code != api.TwirpErrorCode.NOT_FOUND:
+                    raise
+        request = api.CreateAgentDispatchRequest(
+            agent_name=agent_name, room=room, metadata=metadata
+        )
+        await self._call(
+            "create_dispatch", room, self._client().agent_dispatch.create_dispatch(request)
+        )
+
+    async def agent_ready(self, room: str) -> bool:
+        """True once an agent participant is in `room` with its audio track published: a
+        phone joining now subscribes to the agent's voice while it connects."""
+        _require(room, "room", "pass the room name to look in")
+        try:
+            listed = await self._call(
+                "list_participants",
+                room,
+                self._client().room.list_participants(api.ListParticipantsRequest(room=room)),
+            )
+        except RoomsRejected as e:
+            if e.code == api.TwirpErrorCode.NOT_FOUND:
+                return False
+            raise
+        return any(
+            p.kind == api.ParticipantInfo.Kind.AGENT
+            and any(t.type == api.TrackType.AUDIO for t in p.tracks)
+            for p in listed.participants
+        )
+
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
         """A JWT that lets `identity` join `room` only, publish and subscribe, for `ttl_s`."""
         _require(room, "room", "pass the room name the phone must join")

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
-from livekit import api
+from livekit import api, rtc
 from temporalio.testing import ActivityEnvironment
 
 from activities.error_edge import to_application_error
@@ -341,3 +341,84 @@ async def test_a_withheld_armed_ring_never_pushes(
     assert not out.push_sent and out.duplicate_suppressed
     assert armed.got == [] and pushes_to(apns, armed.token) == 0
     assert await push_state(pool, call_id, 1) == ("withheld", None)
+
+
+async def join_as_agent(server: LocalLiveKit, room_name: str, *, speak: bool) -> rtc.Room:
+    """An agent-kind participant (what the voice agent's job is), its voice published if
+    `speak`."""
+    token = (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity(f"agent-{uuid.uuid4().hex[:6]}")
+        .with_kind("agent")
+        .with_grants(api.VideoGrants(room_join=True, room=room_name, agent=True))
+        .to_jwt()
+    )
+    room = rtc.Room()
+    await room.connect(server.url, token)
+    if speak:
+        voice = rtc.LocalAudioTrack.create_audio_track("voice", rtc.AudioSource(48000, 1))
+        await room.local_participant.publish_track(
+            voice, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+    return room
+
+
+async def test_a_ring_waits_for_its_agent_and_pushes_once_the_agent_is_in_the_room(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    rooms: LiveKitRooms,
+    livekit_server: LocalLiveKit,
+    apns: LocalApns,
+    call_id: str,
+) -> None:
+    token, got = a_device(apns)
+    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=10.0)
+    running = asyncio.create_task(env.run(ring_activities.ring, given))
+    await asyncio.sleep(0.8)
+    # Dispatched, no agent came yet (none runs here): the phone is not rung.
+    assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
+    assert not running.done() and got == []
+
+    silent = await join_as_agent(livekit_server, given.room, speak=False)
+    await asyncio.sleep(0.5)
+    assert not running.done() and got == []  # in the room, but no voice to hear yet
+    voiced = await join_as_agent(livekit_server, given.room, speak=True)
+    spoke_at = time.time()
+    try:
+        out = await asyncio.wait_for(running, 10)
+        await apns.drain_deliveries()
+    finally:
+        await silent.disconnect()
+        await voiced.disconnect()
+
+    assert out.push_sent and not out.no_agent and out.agent_redispatches == 0
+    assert len(got) == 1
+    [received] = [p for p in apns.received if p.device_token == token.lower()]
+    assert received.received_at_wall >= spoke_at - 0.2  # pushed after the agent's voice was up
+    assert len(await ours(rooms, given.room)) == 1
+
+
+async def test_an_agent_that_never_comes_is_dispatched_again_and_the_phone_is_not_rung(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    rooms: LiveKitRooms,
+    apns: LocalApns,
+    pool: asyncpg.Pool,
+    call_id: str,
+) -> None:
+    token, got = a_device(apns)
+    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=0.6)
+    first = asyncio.create_task(env.run(ring_activities.ring, given))
+    await asyncio.sleep(0.3)
+    [dispatched] = await ours(rooms, given.room)
+
+    out = await first
+    await apns.drain_deliveries()
+
+    assert out.no_agent and not out.push_sent and out.agent_redispatches == 1
+    assert got == [] and pushes_to(apns, token) == 0
+    assert await push_state(pool, call_id, 1) is None  # no push was even claimed
+    # The first dispatch was replaced by a new one (livekit-server keeps a dispatch that found
+    # no worker listed, so asking again for the same one would not look for a worker again).
+    [again] = await ours(rooms, given.room)
+    assert again.id != dispatched.id and again.metadata == given.agent_metadata

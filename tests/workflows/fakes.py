@@ -190,6 +190,11 @@ class FakeRooms:
     probes: list[str] = field(default_factory=list)
     # room -> whether a probe still finds it (default: exists until deleted)
     probe_exists: Callable[[str], bool] | None = None
+    # (room, dispatches so far) -> whether an agent is in it, voice published; default: the
+    # agent is there once dispatched (a ring that waits for its agent asks this).
+    agent_in_room: Callable[[str, int], bool] | None = None
+    agent_looks: list[str] = field(default_factory=list)
+    redispatches: list[str] = field(default_factory=list)
 
     async def create_room(self, room: str, metadata: str, empty_timeout_s: int) -> None:
         if room not in self.created:
@@ -202,6 +207,18 @@ class FakeRooms:
         if room not in self.dispatched:
             self.dispatched.append(room)
         self.job_metadata[room] = metadata
+
+    async def redispatch_agent(self, room: str, agent_name: str, metadata: str) -> None:
+        self.redispatches.append(room)
+        await self.dispatch_agent(room, agent_name, metadata)
+
+    async def agent_ready(self, room: str) -> bool:
+        self.agent_looks.append(room)
+        if room in self.deleted or room not in self.dispatched:
+            return False
+        if self.agent_in_room is not None:
+            return self.agent_in_room(room, self.dispatches.count(room))
+        return True
 
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
         return RoomGrant(room, "ws://fake", f"token-for-{identity}-{room}", "2099-01-01T00:00:00")

@@ -551,8 +551,14 @@ async def _ring_and_count(
         "scheduled_to_push_ms": summary_ms(latencies_ms) if latencies_ms else None,
         "calls_completed": len(completed),
         "calls_lost": options.calls - len(rung_and_recorded),
-        # Answered with nobody on the line: no agent greeted the phone.
-        "calls_rung_without_agent": sum(1 for r in records if r.outcome == Outcome.NO_AGENT),
+        # Rung with nobody on the line: no agent greeted the phone (a call whose agent never
+        # came is ended `no_agent` before its push, and is not counted here).
+        "calls_rung_without_agent": sum(
+            1 for r in records if r.outcome == Outcome.NO_AGENT and (r.pushes_sent or 0) > 0
+        ),
+        "calls_ended_no_agent_unrung": sum(
+            1 for r in records if r.outcome == Outcome.NO_AGENT and not r.pushes_sent
+        ),
         "pushes_duplicated": duplicated,
         "worker_cpu_s": stack.worker.usage.get("cpu_s"),
         "worker_peak_rss_mb": stack.worker.usage.get("peak_rss_mb"),
