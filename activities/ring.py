@@ -35,7 +35,7 @@ from temporalio import activity
 
 from activities.ring_gate import RingGate
 from callflow.errors import CallflowError
-from callflow.ports import PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
+from callflow.ports import AgentPresence, PushSender, RecordsStore, RoomGrant, RoomService, VoipPush
 from callflow.push.errors import PushInDoubt
 from workflows.agent_job import room_metadata_for
 
@@ -105,6 +105,9 @@ RINGS_IN_FLIGHT = 64
 AGENT_DISPATCH_LEAD_S = 5.0
 # How often a ring looks in the room for its agent while it waits.
 AGENT_POLL_S = 0.05
+# An agent connected this long without a voice track is rung for anyway (see _agent_in_room):
+# longer than callflow's agent waits for its greeting before publishing (GREETING_PREP_MAX_S).
+AGENT_VOICE_GRACE_S = 4.0
 # How long a ring that has pushed may wait for the other rings of its worker to push before it
 # reports back (ring_gate.py); the workflow's join timeout starts when it does.
 REPORT_DELAY_MAX_S = 10.0
@@ -199,9 +202,16 @@ class RingActivities:
                     input.room, input.agent_name, input.agent_metadata
                 )
             deadline = loop.time() + input.agent_ready_s
+            connected_since: float | None = None
             while loop.time() < deadline:
                 activity.heartbeat()
-                if await self._agent_seen(input.room):
+                seen = await self._agent_seen(input.room)
+                if seen is AgentPresence.CONNECTED and connected_since is None:
+                    connected_since = loop.time()
+                # An agent that publishes its voice only once the phone is there (an older
+                # build, during a rolling deploy) is taken once it has been connected a while.
+                voiceless_s = 0.0 if connected_since is None else loop.time() - connected_since
+                if seen is AgentPresence.SPEAKING or voiceless_s >= AGENT_VOICE_GRACE_S:
                     presence.ready = True
                     presence.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
                     return presence
@@ -216,24 +226,22 @@ class RingActivities:
         activity only with its next heartbeat; the claim is immediate)."""
         return WithholdOutput(await self._records.withhold_push(input.call_id, input.attempt))
 
-    async def _agent_seen(self, room: str) -> bool:
+    async def _agent_seen(self, room: str) -> AgentPresence:
         try:
-            return await self._rooms.agent_ready(room)
+            return await self._rooms.agent_presence(room)
         except CallflowError as e:
             if not e.retryable:
                 raise
             # A look that failed is not an absent agent: the next one may answer.
             activity.logger.warning("could not look for the agent in %s: %s", room, e)
-            return False
+            return AgentPresence.ABSENT
 
     async def _ring_now(
         self, input: RingInput, grant: RoomGrant, rang_at: str, *, dispatch: bool
     ) -> RingOutput:
         async with self._gate.turn():
             if dispatch:
-                await self._rooms.dispatch_agent(
-                    input.room, input.agent_name, input.agent_metadata
-                )
+                await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
             apns_id = apns_id_for(input.call_id, input.attempt)
             expires_at = _ring_expiry(input, grant, rang_at)
             if not await self._records.claim_push(input.call_id, input.attempt):

@@ -39,12 +39,16 @@ class CallAgent(Agent):
         *,
         greet: bool = True,
         phone_present: asyncio.Future[None] | None = None,
+        ready_to_greet: asyncio.Future[None] | None = None,
     ) -> None:
         super().__init__(instructions=build_instructions(call))
         self.call = call
         self.device = device
         self._greet = greet
         self._phone_present = phone_present
+        # Set once the greeting's first audio is ready (or cannot be prepared ahead): the
+        # call then publishes the agent's voice, and the phone is rung (agent/voice_track.py).
+        self._ready_to_greet = ready_to_greet
 
     async def on_enter(self) -> None:
         # Greet the moment the phone is in the room (the session may start before it joins);
@@ -64,12 +68,14 @@ class CallAgent(Agent):
             )
         greeting: PreparedGreeting | None = None
         try:
-            if self._phone_present is not None:
-                await self._phone_present
             greeting = await preparing if preparing is not None else None
             if greeting is not None and not await greeting.playable():
                 greeting = None
+            self._say_ready()
+            if self._phone_present is not None:
+                await self._phone_present
         finally:
+            self._say_ready()
             if preparing is not None and not preparing.done():
                 preparing.cancel()
         if not self._greet:
@@ -78,6 +84,10 @@ class CallAgent(Agent):
             self.session.generate_reply()
         else:
             self.session.say(greeting.text, audio=greeting.audio(), add_to_chat_ctx=True)
+
+    def _say_ready(self) -> None:
+        if self._ready_to_greet is not None and not self._ready_to_greet.done():
+            self._ready_to_greet.set_result(None)
 
     async def _device(self, method: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         try:

@@ -7,6 +7,7 @@ injection, so the workflow never knows which is in use.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from callflow.models import CallRecord, CheckIn, Commitment, CommitmentChanges, MemoryItem, User
@@ -131,11 +132,19 @@ class RoomState:
     participant_identities: list[str] = field(default_factory=list)
 
 
+class AgentPresence(StrEnum):
+    """How far a room's agent has come, as LiveKit lists it."""
+
+    ABSENT = "absent"  # no agent participant connected
+    CONNECTED = "connected"  # in the room, media connection up, no voice track yet
+    SPEAKING = "speaking"  # its voice track is published: a phone joining hears it at once
+
+
 class RoomService(Protocol):
     async def create_room(self, room: str, metadata: str, empty_timeout_s: int) -> None: ...
     async def dispatch_agent(self, room: str, agent_name: str, metadata: str) -> None: ...
     async def redispatch_agent(self, room: str, agent_name: str, metadata: str) -> None: ...
-    async def agent_ready(self, room: str) -> bool: ...
+    async def agent_presence(self, room: str) -> AgentPresence: ...
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant: ...
     async def delete_room(self, room: str) -> None: ...
     async def probe_room(self, room: str) -> RoomState: ...

@@ -16,7 +16,7 @@ import aiohttp
 import jwt
 from livekit import api
 
-from callflow.ports import RoomGrant, RoomState
+from callflow.ports import AgentPresence, RoomGrant, RoomState
 from callflow.rooms.errors import RoomsInvalidInput, RoomsRejected, RoomsUnavailable
 
 log = logging.getLogger(__name__)
@@ -182,9 +182,9 @@ class LiveKitRooms:
             "create_dispatch", room, self._client().agent_dispatch.create_dispatch(request)
         )
 
-    async def agent_ready(self, room: str) -> bool:
-        """True once an agent participant is in `room` with its audio track published: a
-        phone joining now subscribes to the agent's voice while it connects."""
+    async def agent_presence(self, room: str) -> AgentPresence:
+        """Whether an agent participant is in `room`, connected, and with its voice track
+        published (callflow's agent publishes it on joining: agent/voice_track.py)."""
         _require(room, "room", "pass the room name to look in")
         try:
             listed = await self._call(
@@ -194,13 +194,17 @@ class LiveKitRooms:
             )
         except RoomsRejected as e:
             if e.code == api.TwirpErrorCode.NOT_FOUND:
-                return False
+                return AgentPresence.ABSENT
             raise
-        return any(
-            p.kind == api.ParticipantInfo.Kind.AGENT
-            and any(t.type == api.TrackType.AUDIO for t in p.tracks)
-            for p in listed.participants
-        )
+        presence = AgentPresence.ABSENT
+        for p in listed.participants:
+            if p.kind != api.ParticipantInfo.Kind.AGENT:
+                continue
+            if any(t.type == api.TrackType.AUDIO for t in p.tracks):
+                return AgentPresence.SPEAKING
+            if p.state == api.ParticipantInfo.State.ACTIVE:
+                presence = AgentPresence.CONNECTED
+        return presence
 
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
         """A JWT that lets `identity` join `room` only, publish and subscribe, for `ttl_s`."""

@@ -21,7 +21,14 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.error_edge import to_application_error
 from activities.errors import DEVICE_UNREACHABLE
-from activities.ring import RingActivities, RingInput, RingOutput, WithholdInput, apns_id_for
+from activities.ring import (
+    AGENT_VOICE_GRACE_S,
+    RingActivities,
+    RingInput,
+    RingOutput,
+    WithholdInput,
+    apns_id_for,
+)
 from callflow.local.phone.apns_endpoint import LocalApns
 from callflow.local.stack.livekit import LocalLiveKit
 from callflow.push.apns import ApnsPushSender
@@ -379,16 +386,12 @@ async def test_a_ring_waits_for_its_agent_and_pushes_once_the_agent_is_in_the_ro
     assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
     assert not running.done() and got == []
 
-    silent = await join_as_agent(livekit_server, given.room, speak=False)
-    await asyncio.sleep(0.5)
-    assert not running.done() and got == []  # in the room, but no voice to hear yet
     voiced = await join_as_agent(livekit_server, given.room, speak=True)
     spoke_at = time.time()
     try:
         out = await asyncio.wait_for(running, 10)
         await apns.drain_deliveries()
     finally:
-        await silent.disconnect()
         await voiced.disconnect()
 
     assert out.push_sent and not out.no_agent and out.agent_redispatches == 0
@@ -422,3 +425,31 @@ async def test_an_agent_that_never_comes_is_dispatched_again_and_the_phone_is_no
     # no worker listed, so asking again for the same one would not look for a worker again).
     [again] = await ours(rooms, given.room)
     assert again.id != dispatched.id and again.metadata == given.agent_metadata
+
+
+async def test_an_agent_without_a_voice_track_is_rung_for_after_a_grace(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    livekit_server: LocalLiveKit,
+    apns: LocalApns,
+    call_id: str,
+) -> None:
+    # An agent build that publishes its voice only once the phone is in (as livekit-agents'
+    # room IO does by itself) must not leave its calls unrung during a rolling deploy.
+    token, got = a_device(apns)
+    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=10.0)
+    running = asyncio.create_task(env.run(ring_activities.ring, given))
+    await asyncio.sleep(0.3)
+    silent = await join_as_agent(livekit_server, given.room, speak=False)
+    joined_at = time.time()
+    try:
+        await asyncio.sleep(AGENT_VOICE_GRACE_S / 2)
+        assert not running.done() and got == []  # connected, no voice yet: not rung yet
+        out = await asyncio.wait_for(running, 10)
+        await apns.drain_deliveries()
+    finally:
+        await silent.disconnect()
+
+    assert out.push_sent and not out.no_agent and len(got) == 1
+    [received] = [p for p in apns.received if p.device_token == token.lower()]
+    assert received.received_at_wall >= joined_at + AGENT_VOICE_GRACE_S - 0.3

@@ -23,11 +23,27 @@ from callflow.local.phone.device import DeviceState
 from callflow.local.phone.simulator import PhoneSimulator
 from callflow.local.phone.voice import phone_app
 from callflow.local.stack.livekit import LocalLiveKit
+from callflow.ports import AgentPresence
+from callflow.rooms import LiveKitRooms
 from callflow.settings import Settings
 from tests.agent.conftest import new_room, push_payload, token
 from workflows.messages import AgentReady, AgentReport
 
 pytestmark = pytest.mark.e2e
+
+
+async def presence_within(server: LocalLiveKit, room: str, timeout_s: float) -> AgentPresence:
+    """The agent's presence as the ring sees it, once it speaks or `timeout_s` passes."""
+    rooms = LiveKitRooms(server.url, server.api_key, server.api_secret)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (presence := await rooms.agent_presence(room)) is not AgentPresence.SPEAKING:
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        return presence
+    finally:
+        await rooms.close()
 
 
 async def test_offline_call_end_to_end(livekit_server: LocalLiveKit) -> None:
@@ -56,6 +72,12 @@ async def test_offline_call_end_to_end(livekit_server: LocalLiveKit) -> None:
             agent_task = asyncio.create_task(
                 run_call(room, call, settings=settings, providers=providers, signals=signals)
             )
+            # The ring pushes only once LiveKit lists the agent's voice (activities/ring.py):
+            # the agent publishes it before any phone is in the room.
+            assert await presence_within(livekit_server, room_name, 10.0) is AgentPresence.SPEAKING
+            assert not room.remote_participants
+            [published] = room.local_participant.track_publications.values()
+            assert published.kind == rtc.TrackKind.KIND_AUDIO
             await phone.on_push(push_payload(livekit_server, room_name, call.phone_identity))
             phone_log = await phone.wait_for(room_name, timeout_s=90)
             report = await asyncio.wait_for(agent_task, 30)

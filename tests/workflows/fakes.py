@@ -25,6 +25,7 @@ from callflow.models import (
     User,
 )
 from callflow.ports import (
+    AgentPresence,
     AgentWorkerReport,
     CallAnalysis,
     CommitmentUpdate,
@@ -212,13 +213,12 @@ class FakeRooms:
         self.redispatches.append(room)
         await self.dispatch_agent(room, agent_name, metadata)
 
-    async def agent_ready(self, room: str) -> bool:
+    async def agent_presence(self, room: str) -> AgentPresence:
         self.agent_looks.append(room)
-        if room in self.deleted or room not in self.dispatched:
-            return False
-        if self.agent_in_room is not None:
-            return self.agent_in_room(room, self.dispatches.count(room))
-        return True
+        there = room not in self.deleted and room in self.dispatched
+        if there and self.agent_in_room is not None:
+            there = self.agent_in_room(room, self.dispatches.count(room))
+        return AgentPresence.SPEAKING if there else AgentPresence.ABSENT
 
     def phone_token(self, room: str, identity: str, name: str, ttl_s: int) -> RoomGrant:
         return RoomGrant(room, "ws://fake", f"token-for-{identity}-{room}", "2099-01-01T00:00:00")

@@ -41,7 +41,6 @@ from workflows.messages import (
     ParticipantEvent,
     PriceTable,
     RoomFinished,
-    call_id_from_room,
     workflow_id_for,
 )
 
