@@ -17,7 +17,7 @@ from agent.call_agent import CallAgent
 from agent.device_client import DeviceClient
 from agent.errors import AgentError
 from agent.metadata import CallContext
-from agent.providers import Providers
+from agent.providers import VAD_SAMPLE_RATE, Providers
 from agent.recording import AUDIO_ONLY, RECORDING_NOTICE, CallRecording
 from agent.report import CallTracker
 from agent.signals import WorkflowSignals
@@ -164,6 +164,9 @@ async def _start_speaking(
         room_options=room_io.RoomOptions(
             participant_identity=call.phone_identity,
             close_on_disconnect=True,
+            # The phone's audio at the VAD's (and the STT providers') own 16 kHz: received at
+            # room IO's default 24 kHz it was resampled again for every VAD window.
+            audio_input=room_io.AudioInputOptions(sample_rate=VAD_SAMPLE_RATE),
             # The agent's words go to the phone as they are generated, not paced word by word
             # against the audio: that pacing estimates the speaking rate of every frame and
             # builds a hyphenation table at the first line, in the call's event loop, which

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
 from livekit.agents import inference, llm, stt, tts, vad
 from livekit.agents.types import NOT_GIVEN
@@ -50,11 +51,15 @@ class Providers:
     )
 
 
+# The rate silero infers at; the call's room input takes the phone's audio at it too.
+VAD_SAMPLE_RATE: Literal[16000] = 16000
+
+
 def load_vad() -> vad.VAD:
     """Silero's model ships in the plugin wheel: loading it never touches the network."""
     from livekit.plugins import silero
 
-    return silero.VAD.load()
+    return silero.VAD.load(sample_rate=VAD_SAMPLE_RATE)
 
 
 def _secret(value: object) -> str:
