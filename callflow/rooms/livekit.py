@@ -182,10 +182,8 @@ class LiveKitRooms:
             "create_dispatch", room, self._client().agent_dispatch.create_dispatch(request)
         )
 
-    async def agent_presence(self, room: str) -> AgentPresence:
-        """Whether an agent participant is in `room`, connected, and with its voice track
-        published (callflow's agent publishes it on joining: agent/voice_track.py)."""
-        _require(room, "room", "pass the room name to look in")
+    async def _participants(self, room: str) -> list[api.ParticipantInfo] | None:
+        """The room's participants; None when the room does not exist (or just closed)."""
         try:
             listed = await self._call(
                 "list_participants",
@@ -194,10 +192,17 @@ class LiveKitRooms:
             )
         except RoomsRejected as e:
             if e.code == api.TwirpErrorCode.NOT_FOUND:
-                return AgentPresence.ABSENT
+                return None
             raise
+        return list(listed.participants)
+
+    async def agent_presence(self, room: str) -> AgentPresence:
+        """Whether an agent participant is in `room`, connected, and with its voice track
+        published (callflow's agent publishes it once its greeting is ready, before the phone
+        is rung: agent/voice_track.py)."""
+        _require(room, "room", "pass the room name to look in")
         presence = AgentPresence.ABSENT
-        for p in listed.participants:
+        for p in await self._participants(room) or []:
             if p.kind != api.ParticipantInfo.Kind.AGENT:
                 continue
             if any(t.type == api.TrackType.AUDIO for t in p.tracks):
@@ -247,28 +252,14 @@ class LiveKitRooms:
         )
         if not any(r.name == room for r in listed.rooms):
             return RoomState(exists=False)
-        try:
-            participants = await self._call(
-                "list_participants",
-                room,
-                self._client().room.list_participants(api.ListParticipantsRequest(room=room)),
-            )
-        except RoomsRejected as e:
-            if e.code == api.TwirpErrorCode.NOT_FOUND:  # closed between the two requests
-                return RoomState(exists=False)
-            raise
-        return RoomState(
-            exists=True, participant_identities=[p.identity for p in participants.participants]
-        )
+        participants = await self._participants(room)
+        if participants is None:  # closed between the two requests
+            return RoomState(exists=False)
+        return RoomState(exists=True, participant_identities=[p.identity for p in participants])
 
     async def participant_kinds(self, room: str) -> dict[str, str]:
         """identity → "agent" | "standard" | ..., for diagnostics and tests."""
-        participants = await self._call(
-            "list_participants",
-            room,
-            self._client().room.list_participants(api.ListParticipantsRequest(room=room)),
-        )
         return {
             p.identity: api.ParticipantInfo.Kind.Name(p.kind).lower()
-            for p in participants.participants
+            for p in await self._participants(room) or []
         }

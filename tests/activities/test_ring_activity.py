@@ -370,6 +370,19 @@ async def join_as_agent(server: LocalLiveKit, room_name: str, *, speak: bool) ->
     return room
 
 
+def ring_for_agent(
+    env: ActivityEnvironment,
+    ring_activities: RingActivities,
+    apns: LocalApns,
+    call_id: str,
+    agent_ready_s: float,
+) -> tuple[str, list[dict[str, Any]], RingInput, asyncio.Task[RingOutput]]:
+    """A ring that waits for its agent, running, for a fresh phone: (token, pushes, input, task)."""
+    token, got = a_device(apns)
+    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=agent_ready_s)
+    return token, got, given, asyncio.create_task(env.run(ring_activities.ring, given))
+
+
 async def test_a_ring_waits_for_its_agent_and_pushes_once_the_agent_is_in_the_room(
     env: ActivityEnvironment,
     ring_activities: RingActivities,
@@ -378,9 +391,7 @@ async def test_a_ring_waits_for_its_agent_and_pushes_once_the_agent_is_in_the_ro
     apns: LocalApns,
     call_id: str,
 ) -> None:
-    token, got = a_device(apns)
-    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=10.0)
-    running = asyncio.create_task(env.run(ring_activities.ring, given))
+    token, got, given, running = ring_for_agent(env, ring_activities, apns, call_id, 10.0)
     await asyncio.sleep(0.8)
     # Dispatched, no agent came yet (none runs here): the phone is not rung.
     assert [d.metadata for d in await ours(rooms, given.room)] == [given.agent_metadata]
@@ -409,9 +420,7 @@ async def test_an_agent_that_never_comes_is_dispatched_again_and_the_phone_is_no
     pool: asyncpg.Pool,
     call_id: str,
 ) -> None:
-    token, got = a_device(apns)
-    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=0.6)
-    first = asyncio.create_task(env.run(ring_activities.ring, given))
+    token, got, given, first = ring_for_agent(env, ring_activities, apns, call_id, 0.6)
     await asyncio.sleep(0.3)
     [dispatched] = await ours(rooms, given.room)
 
@@ -436,9 +445,7 @@ async def test_an_agent_without_a_voice_track_is_rung_for_after_a_grace(
 ) -> None:
     # An agent build that publishes its voice only once the phone is in (as livekit-agents'
     # room IO does by itself) must not leave its calls unrung during a rolling deploy.
-    token, got = a_device(apns)
-    given = dataclasses.replace(ring_input(call_id, token), agent_ready_s=10.0)
-    running = asyncio.create_task(env.run(ring_activities.ring, given))
+    token, got, given, running = ring_for_agent(env, ring_activities, apns, call_id, 10.0)
     await asyncio.sleep(0.3)
     silent = await join_as_agent(livekit_server, given.room, speak=False)
     joined_at = time.time()

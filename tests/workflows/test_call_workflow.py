@@ -626,6 +626,22 @@ async def test_a_slot_is_held_for_the_ring_and_freed_on_every_outcome(
     assert h.slots.held() == [] and h.slots.waiting() == []
 
 
+async def test_a_slot_held_for_an_agent_that_never_comes_is_freed_and_no_phone_rung(
+    h: Harness,
+) -> None:
+    h.slots = await _pool(capacity=1)
+    h.rooms.agent_in_room = lambda room, dispatches: False
+
+    result, _ = await h.run(
+        ["answer"], timings=replace(SLOTTED, agent_join_timeout_s=0.5), agent_slots=True
+    )
+
+    assert result.outcome == "no_agent" and result.agent_redispatches == 1
+    assert h.phone is not None and h.phone.pushes == []
+    assert [r.call_id for r in h.slots.acquires] == [result.call_id]
+    assert result.call_id in h.slots.releases and h.slots.held() == []
+
+
 async def test_no_phone_is_rung_without_a_slot_and_the_call_ends_no_capacity(h: Harness) -> None:
     h.slots = await _pool(capacity=0)  # no agent worker has reported
 
