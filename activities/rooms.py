@@ -37,8 +37,9 @@ class RoomActivities:
 
     @activity.defn
     async def dispatch_agent(self, input: DispatchInput) -> None:
-        """Ask LiveKit for an agent in the room again (it picks a worker with room)."""
-        await self._rooms.dispatch_agent(input.room, input.agent_name, input.metadata)
+        """Ask LiveKit for an agent in the room again (it picks a worker with room): a new
+        dispatch, the first one withdrawn (livekit-server keeps one that found no worker)."""
+        await self._rooms.redispatch_agent(input.room, input.agent_name, input.metadata)
 
     @activity.defn
     async def probe_room(self, input: RoomRef) -> RoomProbe:

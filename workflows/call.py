@@ -125,10 +125,10 @@ PHONE_TOKEN_MARGIN_S = 30
 # Before abandoning an unanswered attempt, ask LiveKit whether the phone is in the room: a
 # lost participant_joined webhook must not turn an answered call into `missed`.
 ANSWER_PROBE_PATCH = "answer-probe"
-# With agent presence required (`agent_join_timeout_s`), the ring pushes only once the agent is
-# in the room, re-dispatching it once itself; an agent that never comes ends the call
-# `no_agent` without ringing the phone. Before, the push went out with the dispatch and the
-# workflow watched for the agent afterwards, with the user already on the line.
+# With agent slots on and presence required (`agent_join_timeout_s`), the ring pushes only
+# once the agent is in the room, re-dispatching it once itself; an agent that never comes ends
+# the call `no_agent` without ringing the phone. Before (and with slots off), the push went out
+# with the dispatch and the workflow watched for the agent afterwards, the user on the line.
 AGENT_FIRST_PATCH = "agent-before-ring"
 # The ring itself (room, dispatch, push, and up to 10 s letting the rings queued behind it
 # push first: activities/ring_gate.py) must finish within this, after any armed wait.
@@ -522,8 +522,11 @@ class CallWorkflow:
             if workflow.patched(RING_WINDOW_PATCH):
                 ring_window_s = timings.join_timeout_s
                 token_ttl_s = math.ceil(timings.join_timeout_s) + PHONE_TOKEN_MARGIN_S
-            agent_first = timings.agent_join_timeout_s is not None and workflow.patched(
-                AGENT_FIRST_PATCH
+            # Only where agent capacity is held (slots on): a stack without agents rings as before.
+            agent_first = (
+                self._input.agent_slots
+                and timings.agent_join_timeout_s is not None
+                and workflow.patched(AGENT_FIRST_PATCH)
             )
             ring = await self._ring(
                 RingInput(

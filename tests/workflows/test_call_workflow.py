@@ -41,6 +41,7 @@ from workflows.messages import (
     ParticipantEvent,
     PriceTable,
     RoomFinished,
+    call_id_from_room,
     workflow_id_for,
 )
 
@@ -533,8 +534,70 @@ async def test_a_redial_that_would_fall_in_quiet_hours_waits_for_their_end(h: Ha
     assert datetime.fromisoformat(second_ring.at) >= end.replace(second=0, microsecond=0)
 
 
+# Agent slots off (a stack without agents): the push goes out with the dispatch, and the
+# workflow watches for the agent afterwards.
+WATCHED = replace(TIMINGS, agent_join_timeout_s=5.0)
+
+
+async def test_slots_off_an_agent_that_never_joins_is_dispatched_again_then_the_call_ends(
+    h: Harness,
+) -> None:
+    async def no_agent_comes(call_id: str, room: str) -> None:
+        pass  # the phone is in the room; nobody else ever joins
+
+    result, _ = await h.run(["answer_no_finish"], timings=WATCHED, on_answer=no_agent_comes)
+
+    room = f"callflow-{result.call_id}-a1"
+    assert result.outcome == "no_agent" and result.agent_redispatches == 1
+    assert "no agent joined" in (result.failure_reason or "")
+    assert h.rooms.dispatches == [room, room]  # the ring's dispatch and one more
+    assert room in h.rooms.deleted  # the user is not left in a silent room
+    record = h.records.calls[result.call_id]
+    assert record.outcome == "no_agent" and record.agent_redispatches == 1
+
+
+async def test_slots_off_an_agent_on_the_second_dispatch_takes_the_call(h: Harness) -> None:
+    async def agent_on_second_dispatch(room: str, nth: int) -> None:
+        if nth < 2:
+            return  # the first dispatched agent never shows up
+        call_id = call_id_from_room(room)
+        assert call_id is not None
+        handle = h.env.client.get_workflow_handle(workflow_id_for(call_id))
+        await handle.signal("agent_ready", AgentReady("ready", room, 350.0))
+        await handle.signal("transcript_turn", turn(1, "agent", "Hi, did you run?"))
+        await handle.signal("transcript_turn", turn(2, "user", "I did."))
+        await handle.signal("room_finished", RoomFinished("fin", room))
+
+    async def phone_only(call_id: str, room: str) -> None:
+        pass
+
+    h.rooms.on_dispatch = agent_on_second_dispatch
+    result, _ = await h.run(["answer_no_finish"], timings=WATCHED, on_answer=phone_only)
+
+    assert result.outcome == "completed" and result.agent_redispatches == 1
+    assert h.records.calls[result.call_id].agent_redispatches == 1
+
+
+async def test_slots_off_an_agent_in_the_room_in_time_is_not_dispatched_again(h: Harness) -> None:
+    result, _ = await h.run(["answer"], timings=WATCHED)
+
+    assert result.outcome == "completed" and result.agent_redispatches == 0
+    assert h.rooms.dispatches == [f"callflow-{result.call_id}-a1"]
+
+
 # The ring waits for the agent in real time (an activity), even on the time-skipping server.
 PRESENCE = replace(TIMINGS, agent_join_timeout_s=1.0)
+
+
+async def _agent_first(
+    h: Harness,
+    actions: list[str],
+    during: Callable[[WorkflowHandle[CallWorkflow, CallResult]], Awaitable[None]] | None = None,
+) -> CallResult:
+    """A call with agent slots on (production): its ring waits for the agent."""
+    h.slots = await _pool(capacity=2)
+    result, _ = await h.run(actions, timings=PRESENCE, during=during, agent_slots=True)
+    return result
 
 
 async def test_an_agent_that_never_joins_is_dispatched_again_and_the_phone_is_never_rung(
@@ -542,7 +605,7 @@ async def test_an_agent_that_never_joins_is_dispatched_again_and_the_phone_is_ne
 ) -> None:
     h.rooms.agent_in_room = lambda room, dispatches: False  # no agent ever comes
 
-    result, _ = await h.run(["answer"], timings=PRESENCE)
+    result = await _agent_first(h, ["answer"])
 
     room = f"callflow-{result.call_id}-a1"
     assert result.outcome == "no_agent" and result.agent_redispatches == 1
@@ -559,7 +622,7 @@ async def test_an_agent_that_never_joins_is_dispatched_again_and_the_phone_is_ne
 async def test_an_agent_that_joins_on_the_second_dispatch_takes_the_call(h: Harness) -> None:
     h.rooms.agent_in_room = lambda room, dispatches: dispatches >= 2
 
-    result, _ = await h.run(["answer"], timings=PRESENCE)
+    result = await _agent_first(h, ["answer"])
 
     assert result.outcome == "completed" and result.agent_redispatches == 1
     assert h.phone is not None and len(h.phone.pushes) == 1
@@ -567,7 +630,7 @@ async def test_an_agent_that_joins_on_the_second_dispatch_takes_the_call(h: Harn
 
 
 async def test_an_agent_in_the_room_in_time_is_not_dispatched_again(h: Harness) -> None:
-    result, _ = await h.run(["answer"], timings=PRESENCE)
+    result = await _agent_first(h, ["answer"])
 
     room = f"callflow-{result.call_id}-a1"
     assert result.outcome == "completed" and result.agent_redispatches == 0
@@ -586,7 +649,7 @@ async def test_a_call_cancelled_while_its_ring_waits_for_the_agent_rings_no_phon
             await asyncio.sleep(0.05)
         await handle.execute_update(CallWorkflow.cancel, CancelRequest(reason="user asked"))
 
-    result, _ = await h.run(["answer"], timings=PRESENCE, during=cancel_while_waiting)
+    result = await _agent_first(h, ["answer"], during=cancel_while_waiting)
 
     assert result.outcome == "cancelled"
     assert h.phone is not None and h.phone.pushes == []
