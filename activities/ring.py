@@ -150,7 +150,7 @@ class RingActivities:
         grant = self._rooms.phone_token(
             input.room, identity=input.user_id, name=input.display_name, ttl_s=ttl_s
         )
-        agent = _AgentPresence()
+        agent = _AgentWait()
         if input.agent_ready_s is not None:
             if wait_s - AGENT_DISPATCH_LEAD_S > 0:
                 await _wait_heartbeating(started + wait_s - AGENT_DISPATCH_LEAD_S)
@@ -182,13 +182,13 @@ class RingActivities:
             await self._report_when_rings_are_out()
         return agent.noted_on(rung)
 
-    async def _agent_in_room(self, input: RingInput, ring_loop_time: float) -> _AgentPresence:
+    async def _agent_in_room(self, input: RingInput, ring_loop_time: float) -> _AgentWait:
         """Dispatch the agent and wait until it is in the room, its voice published (and the
         due time, for an armed ring); dispatch once more if it has not come in
         `agent_ready_s`. The phone is rung only into a room with an agent in it."""
         assert input.agent_ready_s is not None
         loop = asyncio.get_running_loop()
-        presence = _AgentPresence(ready=False)
+        wait = _AgentWait(ready=False)
         await self._rooms.dispatch_agent(input.room, input.agent_name, input.agent_metadata)
         for dispatches in (1, 2):
             if dispatches == 2:
@@ -197,7 +197,7 @@ class RingActivities:
                     input.room,
                     input.agent_ready_s,
                 )
-                presence.redispatches += 1
+                wait.redispatches += 1
                 await self._rooms.redispatch_agent(
                     input.room, input.agent_name, input.agent_metadata
                 )
@@ -212,12 +212,12 @@ class RingActivities:
                 # build, during a rolling deploy) is taken once it has been connected a while.
                 voiceless_s = 0.0 if connected_since is None else loop.time() - connected_since
                 if seen is AgentPresence.SPEAKING or voiceless_s >= AGENT_VOICE_GRACE_S:
-                    presence.ready = True
-                    presence.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
-                    return presence
+                    wait.ready = True
+                    wait.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
+                    return wait
                 await asyncio.sleep(AGENT_POLL_S)
-        presence.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
-        return presence
+        wait.waited_ms = round(max(0.0, loop.time() - ring_loop_time) * 1000, 1)
+        return wait
 
     @activity.defn
     async def withhold_push(self, input: WithholdInput) -> WithholdOutput:
@@ -295,8 +295,8 @@ class RingActivities:
 
 
 @dataclass
-class _AgentPresence:
-    """What a ring found out about its agent before it pushed."""
+class _AgentWait:
+    """What a ring found while it waited for its agent, before it pushed."""
 
     ready: bool = True  # a ring that does not wait for its agent counts it as there
     redispatches: int = 0
